@@ -1,0 +1,169 @@
+package apiserver
+
+import (
+	"context"
+	"net/http"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/skiff-sh/skiff/internal/storage"
+)
+
+func isDryRun(r *http.Request) bool {
+	for _, v := range r.URL.Query()["dryRun"] {
+		if v == "All" {
+			return true
+		}
+	}
+	return false
+}
+
+// validateDryRun rejects dryRun values other than All, as upstream does.
+func validateDryRun(r *http.Request) error {
+	for _, v := range r.URL.Query()["dryRun"] {
+		if v != "All" {
+			return apierrors.NewBadRequest("dryRun must be either \"All\" or unset, got " + v)
+		}
+	}
+	return nil
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, ri requestInfo) {
+	if err := validateDryRun(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	data, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj, err := decodeBody(w, r, ri.res.GVK(), data)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	manager, agent := r.URL.Query().Get("fieldManager"), r.UserAgent()
+	out, err := s.createObject(r.Context(), ri, obj, isDryRun(r), func(o runtime.Object) error {
+		return s.trackCreate(ri, o, manager, agent)
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeObject(w, negotiate(r, nil), http.StatusCreated, withKind(out, ri.res.GVK()))
+}
+
+// createObject admits, validates and stores a new object.
+// track, when set, records the write in managedFields (server-side apply has done so already).
+func (s *Server) createObject(ctx context.Context, ri requestInfo, obj runtime.Object, dryRun bool, track func(runtime.Object) error) (runtime.Object, error) {
+	if err := s.prepareCreate(ctx, ri, obj); err != nil {
+		return nil, err
+	}
+	if track != nil {
+		if err := track(obj); err != nil {
+			return nil, err
+		}
+	}
+	m, _ := metaAccessor(obj)
+	if m.Name == "" {
+		return nil, invalid(obj, "", nameRequired())
+	}
+	svc, isService := obj.(*corev1.Service)
+	if isService {
+		if err := s.alloc.allocateService(ctx, svc, dryRun); err != nil {
+			return nil, err
+		}
+	}
+	out, err := s.store(ri).Create(ctx, s.key(ri, m.Name), obj, dryRun)
+	if err != nil && isService && !dryRun {
+		s.alloc.releaseService(context.WithoutCancel(ctx), svc, nil)
+	}
+	return out, err
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request, ri requestInfo) {
+	if err := validateDryRun(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	data, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	gvk := ri.res.GVK()
+	if sub := ri.res.Subresource(ri.subresource); sub != nil {
+		gvk = sub.Kind
+	}
+	obj, err := decodeBody(w, r, gvk, data)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	manager := r.URL.Query().Get("fieldManager")
+	out, err := s.updateObject(r.Context(), ri, isDryRun(r), func(current runtime.Object) (runtime.Object, error) {
+		next, err := s.prepareUpdate(r.Context(), ri, obj.DeepCopyObject(), current)
+		if err != nil {
+			return nil, err
+		}
+		return next, s.trackUpdate(ri, next, current, manager, r.UserAgent())
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeObject(w, negotiate(r, nil), http.StatusOK, withKind(out, ri.res.GVK()))
+}
+
+// updateObject runs fn against the stored object (retrying on concurrent writes),
+// then finishes a deletion the update made possible (last finalizer removed).
+func (s *Server) updateObject(ctx context.Context, ri requestInfo, dryRun bool, fn storage.UpdateFunc) (runtime.Object, error) {
+	var before runtime.Object
+	out, err := s.store(ri).Update(ctx, s.key(ri, ri.name), nil, func(current runtime.Object) (runtime.Object, error) {
+		before = current
+		next, err := fn(current)
+		if err != nil {
+			return nil, err
+		}
+		if svc, ok := next.(*corev1.Service); ok {
+			if err := s.alloc.allocateService(ctx, svc, dryRun); err != nil {
+				return nil, err
+			}
+		}
+		return next, nil
+	}, dryRun)
+	if err != nil {
+		return nil, err
+	}
+	if svc, ok := out.(*corev1.Service); ok && !dryRun && before != nil {
+		s.alloc.releaseService(ctx, before.(*corev1.Service), svc)
+	}
+	if !dryRun && shouldDelete(out) {
+		return s.deleteNow(ctx, ri, out)
+	}
+	return out, nil
+}
+
+// deleteNow removes an object whose deletion has nothing left to wait for.
+func (s *Server) deleteNow(ctx context.Context, ri requestInfo, obj runtime.Object) (runtime.Object, error) {
+	m, _ := metaAccessor(obj)
+	rv := m.ResourceVersion
+	out, err := s.store(ri).Delete(ctx, s.key(ri, m.Name), &storage.Preconditions{ResourceVersion: &rv}, false)
+	if apierrors.IsNotFound(err) {
+		return obj, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.afterDelete(ctx, out)
+	return out, nil
+}
+
+func (s *Server) afterDelete(ctx context.Context, obj runtime.Object) {
+	if svc, ok := obj.(*corev1.Service); ok {
+		s.alloc.releaseService(context.WithoutCancel(ctx), svc, nil)
+	}
+}

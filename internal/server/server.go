@@ -1,0 +1,176 @@
+// Package server composes `skiff server`: embedded (or external) etcd, the API
+// server, and — talking to it only through the API like any client — the
+// scheduler and the controller manager.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/skiff-sh/skiff/internal/apis/catalog"
+	"github.com/skiff-sh/skiff/internal/apiserver"
+	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/etcd"
+	"github.com/skiff-sh/skiff/internal/openapi"
+)
+
+// Options are `skiff server`'s flags.
+type Options struct {
+	DataDir      string
+	BindAddress  string // "127.0.0.1" by default? no: 0.0.0.0 so agents can join
+	HTTPSPort    int    // 6443; 0 picks a free port
+	EtcdServers  []string
+	EtcdCAFile   string
+	EtcdCertFile string
+	EtcdKeyFile  string
+	ServiceCIDR  string
+	TokenFile    string
+	ExtraSANs    []string
+	// Components to run in process besides the API server.
+	DisableScheduler   bool
+	DisableControllers bool
+	DisableAgent       bool
+}
+
+// Server is a running control plane.
+type Server struct {
+	URL        string
+	Kubeconfig string
+	// Loopback is a client config with full rights for in-process components.
+	Loopback *rest.Config
+	done     chan error
+}
+
+// Components run beside the API server inside `skiff server`; each gets the loopback
+// config and returns when ctx ends.
+type Component func(ctx context.Context, cfg *rest.Config) error
+
+// Start brings up etcd and the API server, writes the admin kubeconfig and returns
+// once the server answers. The server stops when ctx ends; Wait reports how.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	store, err := etcd.Start(ctx, etcd.Config{DataDir: filepath.Join(opts.DataDir, "etcd"), Servers: opts.EtcdServers,
+		CAFile: opts.EtcdCAFile, CertFile: opts.EtcdCertFile, KeyFile: opts.EtcdKeyFile})
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	pki, err := auth.EnsurePKI(filepath.Join(opts.DataDir, "tls"), opts.ExtraSANs)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(opts.BindAddress, strconv.Itoa(opts.HTTPSPort)))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	loopbackToken := randomToken()
+	authn, err := authenticator(pki, opts.TokenFile, loopbackToken)
+	if err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
+	}
+	api, err := apiserver.New(ctx, apiserver.Config{
+		Etcd: store.Client(), ServiceCIDR: opts.ServiceCIDR, Ready: store.Ready,
+		Authenticate:     func(h http.Handler) http.Handler { return auth.Middleware(authn, h) },
+		OpenAPI:          openapi.New(catalog.Resources),
+		AdvertiseAddress: advertiseAddress(opts.BindAddress), AdvertisePort: port,
+	})
+	if err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
+	}
+	tlsConfig, err := pki.ServerTLSConfig()
+	if err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
+	}
+	s := &Server{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Kubeconfig: filepath.Join(opts.DataDir, "kubeconfig"), done: make(chan error, 1)}
+	go func() {
+		err := api.Serve(ctx, ln, tlsConfig)
+		store.Close()
+		s.done <- err
+	}()
+	if err := bootstrapWithRetry(ctx, api); err != nil {
+		return nil, err
+	}
+	if err := auth.WriteKubeconfig(s.Kubeconfig, s.URL, pki.CACertPEM, mustRead(pki.AdminCertFile), mustRead(pki.AdminKeyFile)); err != nil {
+		return nil, err
+	}
+	s.Loopback = &rest.Config{Host: s.URL, BearerToken: loopbackToken,
+		TLSClientConfig: rest.TLSClientConfig{CAData: pki.CACertPEM}, QPS: 5000, Burst: 10000}
+	return s, nil
+}
+
+// Wait blocks until the API server has stopped.
+func (s *Server) Wait() error { return <-s.done }
+
+func bootstrapWithRetry(ctx context.Context, api *apiserver.Server) error {
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = api.Bootstrap(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func authenticator(pki *auth.PKI, tokenFile, loopbackToken string) (auth.Authenticator, error) {
+	auths := []auth.Authenticator{
+		auth.NewX509(pki.CAPool()),
+		auth.NewStaticTokens(map[string]*auth.User{loopbackToken: {Name: "system:apiserver", Groups: []string{"system:masters"}}}),
+	}
+	if tokenFile != "" {
+		tf, err := auth.NewTokenFile(tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		auths = append(auths, tf)
+	}
+	return auth.Union(auths...), nil
+}
+
+func advertiseAddress(bind string) net.IP {
+	if ip := net.ParseIP(bind); ip != nil && !ip.IsUnspecified() {
+		return ip
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP
+		}
+	}
+	return net.ParseIP("127.0.0.1")
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func mustRead(path string) []byte {
+	b, _ := os.ReadFile(path)
+	return b
+}
