@@ -60,6 +60,11 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, ri requestInfo
 		s.serveNodeProxy(w, r, ri)
 		return
 	}
+	switch ri.res.Resource {
+	case "selfsubjectreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews":
+		s.serveReview(w, r, ri)
+		return
+	}
 	if ri.res.Resource == "bindings" {
 		s.serveBinding(w, r, ri)
 		return

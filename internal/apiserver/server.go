@@ -81,6 +81,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st, err := storage.New(ctx, storage.Config{
 			Client: cfg.Etcd, Prefix: s.storagePrefix(r), Resource: r.GroupResource(),
 			NewFunc: r.New, Codec: storageCodec(r.GVK()), WatchCacheSize: cfg.WatchCacheSize,
+			DeleteOnUpdate: shouldDelete,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("storage for %s: %w", r.GroupResource(), err)

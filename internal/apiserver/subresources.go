@@ -264,19 +264,3 @@ func tooManyRequests(msg string) error {
 	err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: policyv1.DisruptionBudgetCause, Message: msg}}
 	return err
 }
-
-// serveNodeProxy answers pods/log, exec, attach and portforward until a kubelet
-// serves them: a clear 503 Status, never a hang.
-func (s *Server) serveNodeProxy(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	obj, err := s.store(ri).Get(r.Context(), s.key(ri, ri.name), "")
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	pod := obj.(*corev1.Pod)
-	if pod.Spec.NodeName == "" {
-		writeError(w, apierrors.NewBadRequest("pod "+pod.Name+" does not have a host assigned"))
-		return
-	}
-	writeError(w, apierrors.NewServiceUnavailable("the kubelet of node "+pod.Spec.NodeName+" cannot be reached for "+ri.subresource))
-}

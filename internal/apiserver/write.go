@@ -142,23 +142,8 @@ func (s *Server) updateObject(ctx context.Context, ri requestInfo, dryRun bool, 
 		s.alloc.releaseService(ctx, before.(*corev1.Service), svc)
 	}
 	if !dryRun && shouldDelete(out) {
-		return s.deleteNow(ctx, ri, out)
+		s.afterDelete(ctx, out) // storage deleted it in the same transaction
 	}
-	return out, nil
-}
-
-// deleteNow removes an object whose deletion has nothing left to wait for.
-func (s *Server) deleteNow(ctx context.Context, ri requestInfo, obj runtime.Object) (runtime.Object, error) {
-	m, _ := metaAccessor(obj)
-	rv := m.ResourceVersion
-	out, err := s.store(ri).Delete(ctx, s.key(ri, m.Name), &storage.Preconditions{ResourceVersion: &rv}, false)
-	if apierrors.IsNotFound(err) {
-		return obj, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.afterDelete(ctx, out)
 	return out, nil
 }
 

@@ -13,7 +13,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -32,6 +31,10 @@ type Config struct {
 	// WatchCacheSize is how many recent events the watch cache keeps for watches that
 	// resume from a resource version. 0 means 1000; values below 100 are raised to 100.
 	WatchCacheSize int
+	// DeleteOnUpdate, when set, says whether an updated object is to be deleted instead
+	// of written (its deletion has nothing left to wait for: last finalizer removed).
+	// The API server owns that rule (namespaces, pods' grace periods); nil never deletes.
+	DeleteOnUpdate func(obj runtime.Object) bool
 }
 
 const (
@@ -51,6 +54,8 @@ type store struct {
 	newFunc  func() runtime.Object
 	codec    runtime.Codec
 	cache    *watchCache
+	// deleteOnUpdate is Config.DeleteOnUpdate.
+	deleteOnUpdate func(runtime.Object) bool
 }
 
 // New returns the store of one resource type. It lists cfg.Prefix once (failing if
@@ -76,6 +81,8 @@ func New(ctx context.Context, cfg Config) (Interface, error) {
 		label:    cfg.Resource.String(),
 		newFunc:  cfg.NewFunc,
 		codec:    cfg.Codec,
+
+		deleteOnUpdate: cfg.DeleteOnUpdate,
 	}
 	s.cache = newWatchCache(s, size)
 	if err := s.cache.start(ctx); err != nil {
@@ -262,12 +269,9 @@ func (s *store) cas(ctx context.Context, opName, key string, modRev int64, op cl
 	return res, nil
 }
 
-// Update implements Interface.
-//
-// An object is deleted instead of written when the result has a deletionTimestamp, no
-// finalizers and a zero (or unset) deletionGracePeriodSeconds: the last finalizer was
-// removed from an object whose deletion is due. A positive grace period means a
-// graceful pod deletion still in progress (the kubelet deletes it), so it is written.
+// Update implements Interface. When Config.DeleteOnUpdate says so for fn's result, the
+// object is deleted (compare-and-delete on the mod revision) instead of written, and the
+// result is returned with the delete's revision.
 func (s *store) Update(ctx context.Context, key string, pre *Preconditions, fn UpdateFunc, dryRun bool) (runtime.Object, error) {
 	if err := s.checkKey(key); err != nil {
 		return nil, err
@@ -298,7 +302,7 @@ func (s *store) Update(ctx context.Context, key string, pre *Preconditions, fn U
 		if rv := acc.GetResourceVersion(); rv != "" && rv != strconv.FormatInt(kv.ModRevision, 10) {
 			return nil, s.errModified(key)
 		}
-		if deleteOnUpdate(acc) {
+		if s.deleteOnUpdate != nil && s.deleteOnUpdate(next) {
 			if dryRun {
 				return next, nil
 			}
@@ -331,14 +335,6 @@ func (s *store) Update(ctx context.Context, key string, pre *Preconditions, fn U
 		}
 		kv = res.cur // someone else wrote first: run fn again on their result
 	}
-}
-
-func deleteOnUpdate(acc metav1.Object) bool {
-	if acc.GetDeletionTimestamp() == nil || len(acc.GetFinalizers()) > 0 {
-		return false
-	}
-	g := acc.GetDeletionGracePeriodSeconds()
-	return g == nil || *g == 0
 }
 
 // Delete implements Interface.

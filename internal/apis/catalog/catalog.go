@@ -153,6 +153,13 @@ var Resources = []Resource{
 	res("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false, nil),
 	// scheduling.k8s.io/v1
 	res("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, []string{"pc"}),
+	// authentication.k8s.io/v1, authorization.k8s.io/v1: reviews answered, never stored
+	{GroupVersionResource: gvr("authentication.k8s.io", "v1", "selfsubjectreviews"), Kind: "SelfSubjectReview",
+		SingularName: "selfsubjectreview", Verbs: createOnly},
+	{GroupVersionResource: gvr("authorization.k8s.io", "v1", "selfsubjectaccessreviews"), Kind: "SelfSubjectAccessReview",
+		SingularName: "selfsubjectaccessreview", Verbs: createOnly},
+	{GroupVersionResource: gvr("authorization.k8s.io", "v1", "selfsubjectrulesreviews"), Kind: "SelfSubjectRulesReview",
+		SingularName: "selfsubjectrulesreview", Verbs: createOnly},
 	// policy/v1
 	res("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, []string{"pdb"},
 		status("policy", "v1", "PodDisruptionBudget")),
