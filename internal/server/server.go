@@ -58,6 +58,7 @@ type Component func(ctx context.Context, cfg *rest.Config) error
 // Start brings up etcd and the API server, writes the admin kubeconfig and returns
 // once the server answers. The server stops when ctx ends; Wait reports how.
 func Start(ctx context.Context, opts Options) (*Server, error) {
+	startPprof()
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, err
 	}

@@ -77,27 +77,37 @@ func (c *watchCache) start(ctx context.Context) error {
 	return nil
 }
 
-// run follows etcd until ctx ends, re-listing when the watch cannot resume.
+// run follows etcd until ctx ends, re-listing when the watch cannot resume. Failures
+// back off exponentially (100ms to 5s); a watch that ran for a minute resets the backoff.
 func (c *watchCache) run(ctx context.Context) {
 	defer c.shutdown()
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
+	backoff, relist := 100*time.Millisecond, false
+	for {
+		if relist {
+			if err := c.relist(ctx); err != nil {
+				slog.Warn("storage: re-list failed", "prefix", c.s.prefix, "err", err)
+				if !sleep(ctx, backoff) {
+					return
+				}
+				backoff = min(backoff*2, 5*time.Second)
+				continue
+			}
+			relist = false
+		}
+		began := time.Now()
 		err := c.follow(ctx)
 		if ctx.Err() != nil {
 			return
 		}
+		if time.Since(began) > time.Minute {
+			backoff = 100 * time.Millisecond
+		}
 		slog.Warn("storage: etcd watch ended", "prefix", c.s.prefix, "rev", c.revision(), "err", err)
+		relist = errors.Is(err, errWatchCompacted)
 		if !sleep(ctx, backoff) {
 			return
 		}
 		backoff = min(backoff*2, 5*time.Second)
-		if errors.Is(err, errWatchCompacted) {
-			if err := c.relist(ctx); err != nil {
-				slog.Warn("storage: re-list failed", "prefix", c.s.prefix, "err", err)
-				continue
-			}
-		}
-		backoff = 100 * time.Millisecond
 	}
 }
 

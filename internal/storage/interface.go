@@ -9,6 +9,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -31,6 +32,9 @@ type Predicate struct {
 func (p Predicate) Matches(obj runtime.Object) (bool, error) {
 	if (p.Label == nil || p.Label.Empty()) && (p.Field == nil || p.Field.Empty()) {
 		return true, nil
+	}
+	if p.Attrs == nil {
+		return false, errors.New("storage: predicate has selectors but no AttrFunc")
 	}
 	l, f, err := p.Attrs(obj)
 	if err != nil {
@@ -83,8 +87,10 @@ type WatchOptions struct {
 	Predicate         Predicate
 }
 
-// UpdateFunc computes the new object from the current one. It may return
-// (nil, ErrNoChange)-like errors of its own; returning an error aborts the update.
+// UpdateFunc computes the new object from the current one. It receives a private copy
+// of the stored object (resourceVersion set) that it may modify and return. Returning
+// an error aborts the update and Update returns that error unchanged. It may be called
+// more than once when concurrent writers race.
 type UpdateFunc func(current runtime.Object) (runtime.Object, error)
 
 // Interface is the store of one resource type.
@@ -96,14 +102,17 @@ type Interface interface {
 	// Create stores obj under key if nothing is there. It sets resourceVersion on the
 	// returned object. With dryRun nothing is written.
 	Create(ctx context.Context, key string, obj runtime.Object, dryRun bool) (runtime.Object, error)
-	// Get reads one object. rv as in ListOptions.ResourceVersion.
+	// Get reads one object. rv "" reads etcd (quorum); "0" or N (not older than N) is
+	// served from the watch cache. The object returned is the caller's to modify.
 	Get(ctx context.Context, key string, rv string) (runtime.Object, error)
 	// Update reads the object, calls fn, and writes the result if its mod revision is
-	// unchanged, retrying fn on a concurrent write. A result deep-equal to the current
-	// object writes nothing and keeps the resourceVersion. If the result carries a
-	// non-empty metadata.resourceVersion that differs from the stored one, the update
-	// fails with 409 Conflict. If the result has a deletionTimestamp and no finalizers
-	// the object is deleted instead (the DELETED event carries the delete's revision).
+	// unchanged, retrying fn on a concurrent write. A result that encodes to the stored
+	// bytes writes nothing and returns the current object, resourceVersion unchanged (no
+	// event). If the result carries a non-empty metadata.resourceVersion that differs
+	// from the stored one, the update fails with 409 Conflict. If Config.DeleteOnUpdate
+	// reports true for the result, the object is deleted instead and the result is
+	// returned with the delete's revision (the DELETED event carries the last stored
+	// state with that revision). Not found is 404.
 	Update(ctx context.Context, key string, pre *Preconditions, fn UpdateFunc, dryRun bool) (runtime.Object, error)
 	// Delete removes the object if preconditions hold and returns its last state.
 	Delete(ctx context.Context, key string, pre *Preconditions, dryRun bool) (runtime.Object, error)
@@ -111,6 +120,10 @@ type Interface interface {
 	List(ctx context.Context, prefix string, opts ListOptions) (*ListResult, error)
 	// Watch streams changes under prefix. Events carry full objects; an object that
 	// stops matching the predicate is sent as DELETED, one that starts matching as ADDED.
+	// Event objects are shared with the watch cache and other watchers: read-only.
+	// The result channel closes when ctx ends, Stop is called, the consumer falls too
+	// far behind, or the cache re-lists; clients then resume from the last
+	// resourceVersion they saw (or re-list on 410).
 	Watch(ctx context.Context, prefix string, opts WatchOptions) (watch.Interface, error)
 	// CurrentRevision is the etcd revision the store has seen.
 	CurrentRevision(ctx context.Context) (uint64, error)

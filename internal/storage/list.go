@@ -142,7 +142,7 @@ func (s *store) listEtcd(ctx context.Context, prefix, start string, rev int64, f
 		case isCompacted(err):
 			return nil, errTooOld(uint64(rev))
 		case isFutureRev(err):
-			return nil, errTooLarge(uint64(rev), 0)
+			return nil, errTooLarge(uint64(rev), s.cache.revision())
 		default:
 			return nil, errFromEtcd(err)
 		}

@@ -33,9 +33,7 @@ func Default(obj runtime.Object) {
 	case *corev1.Node:
 		Node(o)
 	case *corev1.Secret:
-		if o.Type == "" {
-			o.Type = corev1.SecretTypeOpaque
-		}
+		Secret(o)
 	case *corev1.ConfigMap:
 		// Upstream materialises an empty data map so clients can always index it.
 		if o.Data == nil {
@@ -71,6 +69,23 @@ func Default(obj runtime.Object) {
 	case *policyv1.PodDisruptionBudget, *coordinationv1.Lease, *corev1.ServiceAccount, *corev1.ResourceQuota:
 		// Nothing to default: upstream leaves these as submitted.
 	}
+}
+
+// Secret defaults the type to Opaque and folds the write-only stringData into data
+// (stringData wins on conflicts), as the API server does when converting a write.
+func Secret(s *corev1.Secret) {
+	if s.Type == "" {
+		s.Type = corev1.SecretTypeOpaque
+	}
+	if len(s.StringData) > 0 {
+		if s.Data == nil {
+			s.Data = make(map[string][]byte, len(s.StringData))
+		}
+		for k, v := range s.StringData {
+			s.Data[k] = []byte(v)
+		}
+	}
+	s.StringData = nil
 }
 
 func ptrTo[T any](v T) *T { return &v }

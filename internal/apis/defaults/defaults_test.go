@@ -248,9 +248,16 @@ func TestMiscDefaults(t *testing.T) {
 	eq(t, "namespace phase", ns.Status.Phase, corev1.NamespaceActive)
 	eq(t, "namespace name label", ns.Labels[corev1.LabelMetadataName], "team-a")
 
-	sec := &corev1.Secret{}
+	sec := &corev1.Secret{Data: map[string][]byte{"a": []byte("old"), "b": []byte("keep")},
+		StringData: map[string]string{"a": "new", "c": "added"}}
 	defaults.Default(sec)
 	eq(t, "secret type", sec.Type, corev1.SecretTypeOpaque)
+	eq(t, "stringData overrides data", string(sec.Data["a"]), "new")
+	eq(t, "data kept", string(sec.Data["b"]), "keep")
+	eq(t, "stringData added", string(sec.Data["c"]), "added")
+	if sec.StringData != nil {
+		t.Error("stringData is write-only and must be cleared")
+	}
 
 	pc := &schedulingv1.PriorityClass{}
 	defaults.Default(pc)

@@ -42,7 +42,9 @@ func validateService(svc *corev1.Service) field.ErrorList {
 		errs = append(errs, field.Required(sp.Child("ports"), ""))
 	}
 	if s.Type == corev1.ServiceTypeExternalName {
-		if s.ClusterIP != "" && s.ClusterIP != corev1.ClusterIPNone {
+		if len(s.ClusterIPs) > 0 {
+			errs = append(errs, field.Forbidden(sp.Child("clusterIPs"), "may not be set for ExternalName services"))
+		} else if s.ClusterIP != "" {
 			errs = append(errs, field.Forbidden(sp.Child("clusterIP"), "may not be set for ExternalName services"))
 		}
 		cname := strings.TrimSuffix(s.ExternalName, ".")

@@ -444,7 +444,7 @@ func TestWorkloads(t *testing.T) {
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"tier": "nginx"}}, Spec: podSpec()}}}),
 			[]want{{field.ErrorTypeInvalid, "spec.template.metadata.labels", `Invalid value: {"tier":"nginx"}: ` + "`selector` does not match template `labels`"}}},
 		{"valid statefulset with claim mount", defaulted(&appsv1.StatefulSet{ObjectMeta: meta("db"), Spec: appsv1.StatefulSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Selector:             &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"}}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "db"}}, Spec: func() corev1.PodSpec {
 				s := podSpec()
