@@ -12,6 +12,9 @@ fi
 echo "== build"
 go build ./...
 go vet ./...
+mkdir -p bin
+go build -o bin/skiff ./cmd/skiff
+export SKIFF_BIN="$PWD/bin/skiff"   # tests that run the binary use this one build
 
 echo "== unit and integration tests"
 go test -count=1 -timeout 20m ./...
