@@ -272,69 +272,131 @@ func (s *store) cas(ctx context.Context, opName, key string, modRev int64, op cl
 // Update implements Interface. When Config.DeleteOnUpdate says so for fn's result, the
 // object is deleted (compare-and-delete on the mod revision) instead of written, and the
 // result is returned with the delete's revision.
+//
+// The first attempt starts from the watch cache's copy, as upstream's GuaranteedUpdate
+// does: the compare-and-swap on the mod revision makes a stale guess harmless, and it
+// saves an etcd round trip on every update. Any outcome other than a successful write
+// (not found, conflict, failed precondition, an error from fn, no change) is decided
+// again on a quorum read, so a stale cache never leaks into an answer.
 func (s *store) Update(ctx context.Context, key string, pre *Preconditions, fn UpdateFunc, dryRun bool) (runtime.Object, error) {
 	if err := s.checkKey(key); err != nil {
 		return nil, err
 	}
-	kv, err := s.getKV(ctx, "get", key)
-	if err != nil {
-		return nil, err
+	kv, guessed := s.cachedKV(key)
+	if !guessed {
+		var err error
+		if kv, err = s.getKV(ctx, "get", key); err != nil {
+			return nil, err
+		}
 	}
 	for {
-		if kv == nil {
-			return nil, apierrors.NewNotFound(s.resource, nameOf(key))
-		}
-		cur, err := s.decode(kv)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.checkPreconditions(key, pre, cur); err != nil {
-			return nil, err
-		}
-		next, err := fn(cur.DeepCopyObject())
-		if err != nil {
-			return nil, err
-		}
-		acc, err := meta.Accessor(next)
-		if err != nil {
-			return nil, apierrors.NewInternalError(err)
-		}
-		if rv := acc.GetResourceVersion(); rv != "" && rv != strconv.FormatInt(kv.ModRevision, 10) {
-			return nil, s.errModified(key)
-		}
-		if s.deleteOnUpdate != nil && s.deleteOnUpdate(next) {
-			if dryRun {
-				return next, nil
+		out, retry, wrote, err := s.updateOnce(ctx, key, kv, pre, fn, dryRun)
+		switch {
+		case wrote:
+			return out, err
+		case retry != nil: // lost the compare-and-swap: run fn again on the winner's state
+			kv, guessed = retry, false
+			if kv == missingKV {
+				kv = nil
 			}
-			res, err := s.cas(ctx, "delete", key, kv.ModRevision, clientv3.OpDelete(key))
-			if err != nil {
+		case guessed: // decided on the cache's guess: decide again on the real state
+			guessed = false
+			if kv, err = s.getKV(ctx, "get", key); err != nil {
 				return nil, err
 			}
-			if res.ok {
-				return next, setRV(next, res.rev)
-			}
-			kv = res.cur // someone else wrote first: run fn again on their result
-			continue
+		default:
+			return out, err
 		}
-		data, err := s.encode(next)
-		if err != nil {
-			return nil, err
-		}
-		if bytes.Equal(data, kv.Value) {
-			return cur, nil // nothing changed: keep the resourceVersion, emit no event
-		}
+	}
+}
+
+// cachedKV rebuilds the stored form of the cache's copy of key (the encoding is
+// deterministic, so it equals the bytes in etcd when the cache is current).
+func (s *store) cachedKV(key string) (*mvccpb.KeyValue, bool) {
+	obj := s.cache.get(key)
+	if obj == nil {
+		return nil, false
+	}
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, false
+	}
+	rev, err := strconv.ParseInt(acc.GetResourceVersion(), 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	data, err := s.encode(obj.DeepCopyObject())
+	if err != nil {
+		return nil, false
+	}
+	return &mvccpb.KeyValue{Key: []byte(key), Value: data, ModRevision: rev}, true
+}
+
+// updateOnce runs one attempt of Update on kv. wrote says etcd took the change; retry
+// is the current state after a lost compare-and-swap, when fn must run again.
+func (s *store) updateOnce(ctx context.Context, key string, kv *mvccpb.KeyValue, pre *Preconditions, fn UpdateFunc, dryRun bool) (out runtime.Object, retry *mvccpb.KeyValue, wrote bool, err error) {
+	if kv == nil {
+		return nil, nil, false, apierrors.NewNotFound(s.resource, nameOf(key))
+	}
+	cur, err := s.decode(kv)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if err := s.checkPreconditions(key, pre, cur); err != nil {
+		return nil, nil, false, err
+	}
+	next, err := fn(cur.DeepCopyObject())
+	if err != nil {
+		return nil, nil, false, err
+	}
+	acc, err := meta.Accessor(next)
+	if err != nil {
+		return nil, nil, false, apierrors.NewInternalError(err)
+	}
+	if rv := acc.GetResourceVersion(); rv != "" && rv != strconv.FormatInt(kv.ModRevision, 10) {
+		return nil, nil, false, s.errModified(key)
+	}
+	if s.deleteOnUpdate != nil && s.deleteOnUpdate(next) {
 		if dryRun {
-			return next, setRV(next, kv.ModRevision)
+			return next, nil, false, nil
 		}
-		res, err := s.cas(ctx, "update", key, kv.ModRevision, clientv3.OpPut(key, string(data)))
+		res, err := s.cas(ctx, "delete", key, kv.ModRevision, clientv3.OpDelete(key))
 		if err != nil {
-			return nil, err
+			return nil, nil, false, err
 		}
 		if res.ok {
-			return next, setRV(next, res.rev)
+			return next, nil, true, setRV(next, res.rev)
 		}
-		kv = res.cur // someone else wrote first: run fn again on their result
+		return nil, orMissing(res.cur), false, nil // someone else wrote first
 	}
+	data, err := s.encode(next)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if bytes.Equal(data, kv.Value) {
+		return cur, nil, false, nil // nothing changed: keep the resourceVersion, emit no event
+	}
+	if dryRun {
+		return next, nil, false, setRV(next, kv.ModRevision)
+	}
+	res, err := s.cas(ctx, "update", key, kv.ModRevision, clientv3.OpPut(key, string(data)))
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if res.ok {
+		return next, nil, true, setRV(next, res.rev)
+	}
+	return nil, orMissing(res.cur), false, nil
+}
+
+// missingKV stands for "the key is gone" where a retry needs a non-nil state to run on.
+var missingKV = &mvccpb.KeyValue{}
+
+func orMissing(kv *mvccpb.KeyValue) *mvccpb.KeyValue {
+	if kv == nil {
+		return missingKV
+	}
+	return kv
 }
 
 // Delete implements Interface.
