@@ -12,8 +12,7 @@ fi
 echo "== build"
 go build ./...
 go vet ./...
-mkdir -p bin
-go build -o bin/skiff ./cmd/skiff
+./hack/build.sh bin/skiff
 export SKIFF_BIN="$PWD/bin/skiff"   # tests that run the binary use this one build
 
 echo "== unit and integration tests"

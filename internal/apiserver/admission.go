@@ -71,7 +71,7 @@ func (s *Server) resolvePriority(ctx context.Context, pod *corev1.Pod) error {
 		}
 		return nil
 	}
-	obj, err := s.stores[priorityClassesGR].Get(ctx, s.cfg.Prefix+"/priorityclasses/"+name, "0")
+	obj, err := s.getCached(ctx, priorityClassesGR, s.cfg.Prefix+"/priorityclasses/"+name)
 	if apierrors.IsNotFound(err) {
 		return apierrors.NewForbidden(podsGR, pod.Name, errorf("no PriorityClass with name %s was found", name))
 	}
@@ -127,4 +127,15 @@ func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
 		return corev1.PodQOSGuaranteed
 	}
 	return corev1.PodQOSBurstable
+}
+
+// getCached reads an object the admission chain depends on from the watch cache,
+// falling back to a quorum read when the cache has not seen it yet: a client that
+// creates a namespace (or PriorityClass) and then uses it must never get a 404.
+func (s *Server) getCached(ctx context.Context, gr schema.GroupResource, key string) (runtime.Object, error) {
+	obj, err := s.stores[gr].Get(ctx, key, "0")
+	if apierrors.IsNotFound(err) {
+		return s.stores[gr].Get(ctx, key, "")
+	}
+	return obj, err
 }

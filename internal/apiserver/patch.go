@@ -9,6 +9,7 @@ import (
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -126,7 +127,15 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, ri requestInfo, b
 		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("error decoding YAML: %v", err)))
 		return
 	}
-	applied, err := decodeWith(w, r, jsonInfo, gvk, jsonBody)
+	// The typed decode only checks the body (kind, strict field validation). The field
+	// manager gets the configuration as the client wrote it: a typed round trip would
+	// add zero values (targetPort: 0, selector: null ...) the client never set, and
+	// the manager would claim those fields and conflict with their real owners.
+	if _, err := decodeWith(w, r, jsonInfo, gvk, jsonBody); err != nil {
+		writeError(w, err)
+		return
+	}
+	applied, err := appliedConfiguration(jsonBody, gvk)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -191,6 +200,16 @@ func (s *Server) applyCreateStore(w http.ResponseWriter, r *http.Request, ri req
 		return
 	}
 	writeObject(w, negotiate(r, nil), http.StatusCreated, withKind(out, ri.res.GVK()))
+}
+
+// appliedConfiguration is the apply body as an unstructured object of gvk.
+func appliedConfiguration(jsonBody []byte, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(jsonBody); err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding apply configuration: %v", err))
+	}
+	u.SetGroupVersionKind(gvk)
+	return u, nil
 }
 
 type applier interface {

@@ -61,7 +61,7 @@ func (s *Server) checkNamespace(ctx context.Context, ri requestInfo, m *metav1.O
 	if m.Namespace != ri.namespace {
 		return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
 	}
-	nsObj, err := s.stores[namespacesGR].Get(ctx, s.cfg.Prefix+"/namespaces/"+m.Namespace, "0")
+	nsObj, err := s.getCached(ctx, namespacesGR, s.cfg.Prefix+"/namespaces/"+m.Namespace)
 	if apierrors.IsNotFound(err) {
 		return apierrors.NewNotFound(corev1.Resource("namespaces"), m.Namespace)
 	}

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"mime"
 	"net/http"
 	"reflect"
@@ -240,10 +241,12 @@ func (s *Server) takeDisruption(ctx context.Context, pod *corev1.Pod) error {
 		_, err = s.updateObject(ctx, withName(pdbRI, pdb.Name), false, func(cur runtime.Object) (runtime.Object, error) {
 			p := cur.(*policyv1.PodDisruptionBudget).DeepCopy()
 			if p.Status.ObservedGeneration < p.Generation {
-				return nil, tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget. The disruption budget " + p.Name + " is still being processed by the server.")
+				msg := "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget " + p.Name + " is still being processed by the server."
+				return nil, tooManyRequests(msg, msg)
 			}
 			if p.Status.DisruptionsAllowed < 1 {
-				return nil, tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.")
+				return nil, tooManyRequests("Cannot evict pod as it would violate the pod's disruption budget.",
+					fmt.Sprintf("The disruption budget %s needs %d healthy pods and has %d currently", p.Name, p.Status.DesiredHealthy, p.Status.CurrentHealthy))
 			}
 			p.Status.DisruptionsAllowed--
 			if p.Status.DisruptedPods == nil {
@@ -259,8 +262,11 @@ func (s *Server) takeDisruption(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-func tooManyRequests(msg string) error {
-	err := apierrors.NewTooManyRequests(msg, 10)
-	err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: policyv1.DisruptionBudgetCause, Message: msg}}
+// tooManyRequests is the eviction's 429. It carries no Retry-After: client-go would
+// sleep and retry inside one request (up to 10 times), so `kubectl drain` could not
+// report the budget or honour its --timeout; drain retries by itself every 5s.
+func tooManyRequests(msg, cause string) error {
+	err := apierrors.NewTooManyRequests(msg, 0)
+	err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: policyv1.DisruptionBudgetCause, Message: cause}}
 	return err
 }

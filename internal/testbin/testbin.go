@@ -30,17 +30,23 @@ func Path(t testing.TB) string {
 			return
 		}
 		built = filepath.Join(dir, "skiff")
-		cmd := exec.Command("go", "build", "-o", built, "./cmd/skiff")
-		cmd.Dir = moduleRoot()
-		out, e := cmd.CombinedOutput()
-		if e != nil {
-			err = &buildError{out: string(out), err: e}
-		}
+		err = Build(built)
 	})
 	if err != nil {
 		t.Fatalf("building skiff: %v", err)
 	}
 	return built
+}
+
+// Build builds the skiff binary to out with hack/build.sh (which also stamps the
+// embedded kubectl's version).
+func Build(out string) error {
+	cmd := exec.Command("./hack/build.sh", out)
+	cmd.Dir = moduleRoot()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return &buildError{out: string(b), err: err}
+	}
+	return nil
 }
 
 type buildError struct {
