@@ -27,6 +27,9 @@ func (s *Server) admitCreate(ctx context.Context, obj runtime.Object) error {
 		return s.admitPod(ctx, o)
 	case *corev1.Namespace:
 		o.Status.Phase = corev1.NamespaceActive
+		if len(o.Spec.Finalizers) == 0 {
+			o.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+		}
 	}
 	return nil
 }

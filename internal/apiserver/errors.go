@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -19,6 +20,11 @@ func statusOf(err error) *metav1.Status {
 		if s.Status == "" {
 			s.Status = metav1.StatusFailure
 		}
+		return &s
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		s := apierrors.NewTimeoutError("request did not complete within the allowed duration", 0).Status()
+		s.Kind, s.APIVersion = "Status", "v1"
 		return &s
 	}
 	s := apierrors.NewInternalError(err).Status()

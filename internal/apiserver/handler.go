@@ -1,11 +1,13 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/version"
@@ -90,7 +92,37 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if !isLongRunning(r, ri) {
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout(r))
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	s.dispatch(w, r, ri)
+}
+
+// defaultRequestTimeout bounds every request that is not a stream, like upstream's
+// --request-timeout; ?timeout= may only shorten it.
+const defaultRequestTimeout = 60 * time.Second
+
+func requestTimeout(r *http.Request) time.Duration {
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 && d < defaultRequestTimeout {
+			return d
+		}
+	}
+	return defaultRequestTimeout
+}
+
+// isLongRunning: watches and the streaming pod subresources have no deadline.
+func isLongRunning(r *http.Request, ri requestInfo) bool {
+	if ri.verb == "watch" || (ri.verb == "get" && (r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1")) {
+		return true
+	}
+	switch ri.subresource {
+	case "log", "exec", "attach", "portforward", "proxy":
+		return true
+	}
+	return false
 }
 
 func recoverPanics(next http.Handler) http.Handler {

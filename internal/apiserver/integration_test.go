@@ -520,3 +520,16 @@ func TestServiceAllocation(t *testing.T) {
 		t.Fatalf("re-create with released IP/port: %v", err)
 	}
 }
+
+// TestRequestTimeout: a non-streaming request past its deadline is a 504 Timeout Status.
+func TestRequestTimeout(t *testing.T) {
+	s := testserver.Start(t)
+	code, body := rawRequest(t, s.Config, "GET", "/api/v1/namespaces/default/configmaps?timeout=1ns", "", nil)
+	if code != http.StatusGatewayTimeout || !strings.Contains(body, `"reason":"Timeout"`) {
+		t.Fatalf("got %d %s, want 504 Timeout", code, truncate(body))
+	}
+	// A watch is long-running: the timeout parameter does not cut it.
+	if code, _ := rawRequest(t, s.Config, "GET", "/api/v1/namespaces/default/configmaps?timeout=1ns&watch=true&timeoutSeconds=1", "", nil); code != 200 {
+		t.Fatalf("watch with timeout=1ns: %d", code)
+	}
+}

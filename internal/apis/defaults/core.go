@@ -70,9 +70,8 @@ func Namespace(ns *corev1.Namespace) {
 		}
 		ns.Labels[corev1.LabelMetadataName] = ns.Name
 	}
-	if len(ns.Spec.Finalizers) == 0 {
-		ns.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
-	}
+	// spec.finalizers is set on create only (admission): the namespace controller
+	// empties it through /finalize, and defaulting must not put it back.
 	if ns.Status.Phase == "" {
 		ns.Status.Phase = corev1.NamespaceActive
 	}

@@ -242,8 +242,8 @@ func TestJobDefaults(t *testing.T) {
 func TestMiscDefaults(t *testing.T) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}}
 	defaults.Default(ns)
-	if len(ns.Spec.Finalizers) != 1 || ns.Spec.Finalizers[0] != corev1.FinalizerKubernetes {
-		t.Errorf("namespace finalizers = %v", ns.Spec.Finalizers)
+	if len(ns.Spec.Finalizers) != 0 {
+		t.Errorf("defaulting must leave spec.finalizers to create-time admission, got %v", ns.Spec.Finalizers)
 	}
 	eq(t, "namespace phase", ns.Status.Phase, corev1.NamespaceActive)
 	eq(t, "namespace name label", ns.Labels[corev1.LabelMetadataName], "team-a")

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiff-sh/skiff/internal/controllermanager"
+	"github.com/skiff-sh/skiff/internal/server"
+)
+
+func init() {
+	extraCommands = append(extraCommands, controllerManagerCmd)
+	componentsFor = append(componentsFor, func(o server.Options) server.Component {
+		if o.DisableControllers {
+			return nil
+		}
+		return func(ctx context.Context, cfg *rest.Config) error {
+			return runControllerManager(ctx, cfg, controllermanager.Options{})
+		}
+	})
+}
+
+func controllerManagerCmd() *cobra.Command {
+	var (
+		kubeconfig string
+		opts       controllermanager.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "controller-manager",
+		Short: "Run the controllers (replication, deployments, nodes, endpoints, garbage collection ...) against an API server",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := clientConfig(kubeconfig, 1000, 2000)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			return runControllerManager(ctx, cfg, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the API server (default $KUBECONFIG or <data-dir>/kubeconfig)")
+	f.StringSliceVar(&opts.Controllers, "controllers", []string{"*"}, "controllers to run: * for all, name to add, -name to remove")
+	f.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader on the Lease kube-system/skiff-controller-manager, for HA")
+	f.DurationVar(&opts.NodeMonitorPeriod, "node-monitor-period", 5*time.Second, "how often node heartbeats are checked")
+	f.DurationVar(&opts.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "heartbeat age after which a node becomes Unknown")
+	f.StringVar(&opts.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range node podCIDRs are allocated from")
+	f.IntVar(&opts.NodeCIDRMaskSize, "node-cidr-mask-size", 24, "size of each node's podCIDR")
+	f.IntVar(&opts.ConcurrentSyncs, "concurrent-syncs", 5, "workers per controller")
+	f.StringVar(&opts.HealthAddr, "bind-address", "127.0.0.1:10257", "address of /healthz and /metrics (empty: off)")
+	return cmd
+}
+
+// runControllerManager runs every enabled controller until ctx ends. The garbage
+// collector and the namespace controller need a metadata client for all resources.
+func runControllerManager(ctx context.Context, cfg *rest.Config, opts controllermanager.Options) error {
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	md, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	opts.Metadata = md
+	return controllermanager.Run(ctx, client, opts)
+}

@@ -1,0 +1,89 @@
+package controllermanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-sh/skiff/internal/controller/ctrlutil"
+	"github.com/skiff-sh/skiff/internal/controller/deployment"
+	"github.com/skiff-sh/skiff/internal/controller/endpoints"
+	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
+	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
+	"github.com/skiff-sh/skiff/internal/controller/namespace"
+	"github.com/skiff-sh/skiff/internal/controller/nodeipam"
+	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
+	"github.com/skiff-sh/skiff/internal/controller/replicaset"
+	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
+)
+
+// errSkipped marks a controller that cannot run with the given options.
+var errSkipped = errors.New("skipped")
+
+type buildDeps struct {
+	client  kubernetes.Interface
+	factory informers.SharedInformerFactory
+	opts    Options
+	common  ctrlutil.Common
+}
+
+// constructor builds a controller (registering its informers) and returns
+// its run function. Construction must not start goroutines.
+type constructor func(d buildDeps) (func(context.Context), error)
+
+var registry = map[string]constructor{
+	"replicaset": func(d buildDeps) (func(context.Context), error) {
+		c := replicaset.New(d.client, d.factory, replicaset.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"replicationcontroller": func(d buildDeps) (func(context.Context), error) {
+		c := replicaset.NewReplicationManager(d.client, d.factory, replicaset.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"deployment": func(d buildDeps) (func(context.Context), error) {
+		c := deployment.New(d.client, d.factory, deployment.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"nodelifecycle": func(d buildDeps) (func(context.Context), error) {
+		c := nodelifecycle.New(d.client, d.factory, nodelifecycle.Options{Common: d.common,
+			MonitorPeriod: d.opts.NodeMonitorPeriod, GracePeriod: d.opts.NodeMonitorGracePeriod})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"nodeipam": func(d buildDeps) (func(context.Context), error) {
+		c, err := nodeipam.New(d.client, d.factory, nodeipam.Options{Common: d.common,
+			ClusterCIDR: d.opts.ClusterCIDR, NodeCIDRMaskSize: d.opts.NodeCIDRMaskSize})
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) { c.Run(ctx, 1) }, nil
+	},
+	"endpoints": func(d buildDeps) (func(context.Context), error) {
+		c := endpoints.New(d.client, d.factory, endpoints.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"endpointslice": func(d buildDeps) (func(context.Context), error) {
+		c := endpointslice.New(d.client, d.factory, endpointslice.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"serviceaccount": func(d buildDeps) (func(context.Context), error) {
+		c := serviceaccount.New(d.client, d.factory, serviceaccount.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, 1) }, nil
+	},
+	"garbagecollector": func(d buildDeps) (func(context.Context), error) {
+		if d.opts.Metadata == nil {
+			return nil, fmt.Errorf("%w: needs Options.Metadata", errSkipped)
+		}
+		c := garbagecollector.New(d.opts.Metadata, garbagecollector.Options{Common: d.common, ResyncPeriod: d.opts.ResyncPeriod})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"namespace": func(d buildDeps) (func(context.Context), error) {
+		if d.opts.Metadata == nil {
+			return nil, fmt.Errorf("%w: needs Options.Metadata", errSkipped)
+		}
+		c := namespace.New(d.client, d.opts.Metadata, d.factory, namespace.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+}
