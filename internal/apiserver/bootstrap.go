@@ -85,3 +85,5 @@ func (s *Server) ensure(ctx context.Context, group, resource string, obj runtime
 	}
 	return nil
 }
+
+func catalogServiceAccounts() *catalog.Resource { return catalog.Lookup("", "v1", "serviceaccounts") }

@@ -53,6 +53,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, ri requestInfo
 	case "eviction":
 		s.serveEviction(w, r, ri)
 		return
+	case "token":
+		s.serveToken(w, r, ri)
+		return
 	case "finalize":
 		s.serveMain(w, r, ri)
 		return

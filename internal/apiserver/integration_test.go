@@ -13,6 +13,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
@@ -531,5 +533,33 @@ func TestRequestTimeout(t *testing.T) {
 	// A watch is long-running: the timeout parameter does not cut it.
 	if code, _ := rawRequest(t, s.Config, "GET", "/api/v1/namespaces/default/configmaps?timeout=1ns&watch=true&timeoutSeconds=1", "", nil); code != 200 {
 		t.Fatalf("watch with timeout=1ns: %d", code)
+	}
+}
+
+// TestServiceAccountToken: serviceaccounts/token issues a token that authenticates as
+// the account, and stops working once the account is deleted.
+func TestServiceAccountToken(t *testing.T) {
+	s := testserver.Start(t)
+	ctx, c := ctxT(t), s.Client
+	if _, err := c.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "bot"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.CoreV1().ServiceAccounts("default").CreateToken(ctx, "bot", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil || tr.Status.Token == "" {
+		t.Fatalf("token request: %v %v", tr, err)
+	}
+	cfg := rest.AnonymousClientConfig(s.Config)
+	cfg.BearerToken = tr.Status.Token
+	bot := kubernetes.NewForConfigOrDie(cfg)
+	who, err := bot.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil || who.Status.UserInfo.Username != "system:serviceaccount:default:bot" {
+		t.Fatalf("whoami with the token: %v %v", who, err)
+	}
+	if err := c.CoreV1().ServiceAccounts("default").Delete(ctx, "bot", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := bot.CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); !apierrors.IsUnauthorized(err) {
+		t.Fatalf("token of a deleted account: want 401, got %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/skiff-sh/skiff/internal/apis/catalog"
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	// AdvertiseAddress is the address of this server, used for the default/kubernetes endpoints.
 	AdvertiseAddress net.IP
 	AdvertisePort    int
+	// Tokens issues service account tokens (serviceaccounts/token); nil: 404.
+	Tokens *auth.TokenIssuer
 	// DisableManagedFields turns off metadata.managedFields tracking on writes
 	// (server-side apply still works; it starts tracking from the first apply).
 	DisableManagedFields bool

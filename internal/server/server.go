@@ -79,7 +79,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	loopbackToken := randomToken()
-	authn, err := authenticator(pki, opts.TokenFile, loopbackToken)
+	tokens, err := auth.LoadTokenIssuer(filepath.Join(opts.DataDir, "tls", "service-account.key"))
+	if err != nil {
+		ln.Close()
+		store.Close()
+		return nil, fmt.Errorf("service account key: %w", err)
+	}
+	authn, err := authenticator(pki, opts.TokenFile, loopbackToken, tokens)
 	if err != nil {
 		ln.Close()
 		store.Close()
@@ -90,12 +96,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		Authenticate:     func(h http.Handler) http.Handler { return auth.Middleware(authn, h) },
 		OpenAPI:          openapi.New(catalog.Resources),
 		AdvertiseAddress: advertiseAddress(opts.BindAddress), AdvertisePort: port,
+		Tokens:           tokens,
 	})
 	if err != nil {
 		ln.Close()
 		store.Close()
 		return nil, err
 	}
+	tokens.Lookup = api.ServiceAccountUID
 	tlsConfig, err := pki.ServerTLSConfig()
 	if err != nil {
 		ln.Close()
@@ -137,9 +145,10 @@ func bootstrapWithRetry(ctx context.Context, api *apiserver.Server) error {
 	return err
 }
 
-func authenticator(pki *auth.PKI, tokenFile, loopbackToken string) (auth.Authenticator, error) {
+func authenticator(pki *auth.PKI, tokenFile, loopbackToken string, tokens *auth.TokenIssuer) (auth.Authenticator, error) {
 	auths := []auth.Authenticator{
 		auth.NewX509(pki.CAPool()),
+		tokens,
 		auth.NewStaticTokens(map[string]*auth.User{loopbackToken: {Name: "system:apiserver", Groups: []string{"system:masters"}}}),
 	}
 	if tokenFile != "" {
