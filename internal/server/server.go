@@ -96,7 +96,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		Authenticate:     func(h http.Handler) http.Handler { return auth.Middleware(authn, h) },
 		OpenAPI:          openapi.New(catalog.Resources),
 		AdvertiseAddress: advertiseAddress(opts.BindAddress), AdvertisePort: port,
-		Tokens:           tokens,
+		Tokens: tokens,
 	})
 	if err != nil {
 		ln.Close()
