@@ -8,16 +8,23 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/skiff-sh/skiff/internal/controller/cronjob"
 	"github.com/skiff-sh/skiff/internal/controller/ctrlutil"
+	"github.com/skiff-sh/skiff/internal/controller/daemonset"
 	"github.com/skiff-sh/skiff/internal/controller/deployment"
+	"github.com/skiff-sh/skiff/internal/controller/disruption"
 	"github.com/skiff-sh/skiff/internal/controller/endpoints"
 	"github.com/skiff-sh/skiff/internal/controller/endpointslice"
 	"github.com/skiff-sh/skiff/internal/controller/garbagecollector"
+	"github.com/skiff-sh/skiff/internal/controller/job"
 	"github.com/skiff-sh/skiff/internal/controller/namespace"
 	"github.com/skiff-sh/skiff/internal/controller/nodeipam"
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
+	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
+	"github.com/skiff-sh/skiff/internal/controller/statefulset"
+	"github.com/skiff-sh/skiff/internal/controller/ttlafterfinished"
 )
 
 // errSkipped marks a controller that cannot run with the given options.
@@ -84,6 +91,34 @@ var registry = map[string]constructor{
 			return nil, fmt.Errorf("%w: needs Options.Metadata", errSkipped)
 		}
 		c := namespace.New(d.client, d.opts.Metadata, d.factory, namespace.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"daemonset": func(d buildDeps) (func(context.Context), error) {
+		c := daemonset.New(d.client, d.factory, daemonset.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"statefulset": func(d buildDeps) (func(context.Context), error) {
+		c := statefulset.New(d.client, d.factory, statefulset.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"job": func(d buildDeps) (func(context.Context), error) {
+		c := job.New(d.client, d.factory, job.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"ttlafterfinished": func(d buildDeps) (func(context.Context), error) {
+		c := ttlafterfinished.New(d.client, d.factory, ttlafterfinished.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"cronjob": func(d buildDeps) (func(context.Context), error) {
+		c := cronjob.New(d.client, d.factory, cronjob.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"disruption": func(d buildDeps) (func(context.Context), error) {
+		c := disruption.New(d.client, d.factory, disruption.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"podgc": func(d buildDeps) (func(context.Context), error) {
+		c := podgc.New(d.client, d.factory, podgc.Options{Common: d.common})
 		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
 	},
 }
