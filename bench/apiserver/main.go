@@ -47,6 +47,7 @@ func main() {
 
 	fmt.Printf("# Skiff API server benchmark (%s, %d CPUs)\n\n", time.Now().UTC().Format(time.RFC3339), numCPU())
 	coldStart(*bin, *starts)
+	wholeControlPlaneRSS(*bin)
 	srv := startServer(*bin, mustTemp())
 	defer srv.stop()
 	time.Sleep(2 * time.Second)
@@ -113,6 +114,26 @@ func (s *server) client(json bool) *kubernetes.Clientset {
 	c, err := kubernetes.NewForConfig(s.config(json))
 	must(err)
 	return c
+}
+
+// wholeControlPlaneRSS: `skiff server --disable-agent` runs etcd, the API server, the
+// scheduler and the controller manager in one process; its idle RSS is the control plane's.
+func wholeControlPlaneRSS(bin string) {
+	dir := mustTemp()
+	defer os.RemoveAll(dir)
+	cmd := exec.Command(bin, "server", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1", "--disable-agent")
+	out, _ := cmd.StdoutPipe()
+	must(cmd.Start())
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if readyLine.MatchString(sc.Text()) {
+			break
+		}
+	}
+	time.Sleep(5 * time.Second)
+	s := &server{cmd: cmd}
+	fmt.Printf("idle RSS of the whole control plane (skiff server --disable-agent: etcd + API server + scheduler + controller manager, one process): %.0f MiB\n", s.rssMiB())
+	s.stop()
 }
 
 // coldStart times launch → /readyz 200 on a fresh data dir, n times.

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bufio"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -231,8 +232,18 @@ func logsAvailable(pod *corev1.Pod, container string, previous bool) error {
 func upgradeProxy(w http.ResponseWriter, r *http.Request, target *url.URL) {
 	h := proxy.NewUpgradeAwareHandler(target, kubeletTransport, false, true, nodeProxyResponder{})
 	h.UseRequestLocation = false
-	h.ServeHTTP(w, r)
+	h.ServeHTTP(hijackable{w}, r)
 }
+
+// hijackable reaches the connection through middleware wrappers that expose
+// Unwrap (the metrics recorder) but not Hijack themselves.
+type hijackable struct{ http.ResponseWriter }
+
+func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(h.ResponseWriter).Hijack()
+}
+
+func (h hijackable) Flush() { _ = http.NewResponseController(h.ResponseWriter).Flush() }
 
 type nodeProxyResponder struct{}
 

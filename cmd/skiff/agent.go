@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-sh/skiff/internal/agent"
+	"github.com/skiff-sh/skiff/internal/server"
+)
+
+func init() {
+	extraCommands = append(extraCommands, agentCmd)
+	// The local node of `skiff server`: containerd + kubelet under <data-dir>/agent.
+	componentsFor = append(componentsFor, func(o server.Options) server.Component {
+		if o.DisableAgent {
+			return nil
+		}
+		return func(ctx context.Context, cfg *rest.Config) error {
+			return agent.Run(ctx, agent.Config{DataDir: filepath.Join(o.DataDir, "agent"),
+				// The in-process API server has no kubelet client certificate yet:
+				// accept unauthenticated requests from this machine only.
+				AllowLocalAnonymous: true}, cfg)
+		}
+	})
+}
+
+type agentFlags struct {
+	cfg        agent.Config
+	kubeconfig string
+	nodeIP     string
+}
+
+func (f *agentFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig to reach the API server (default: <data-dir>/kubeconfig)")
+	fl.StringVar(&f.cfg.DataDir, "data-dir", defaultDataDir(), "data directory (the agent uses <data-dir>/agent)")
+	fl.StringVar(&f.cfg.NodeName, "node-name", "", "node name (default: hostname)")
+	fl.StringVar(&f.nodeIP, "node-ip", "", "InternalIP to report (default: the default route's source address)")
+	fl.StringVar(&f.cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "use this CRI socket instead of starting containerd")
+	fl.StringVar(&f.cfg.KubeletAddress, "kubelet-address", ":10250", "kubelet server listen address")
+	fl.StringVar(&f.cfg.CNIBinDir, "cni-bin-dir", "/usr/lib/cni", "CNI plugin directory")
+	fl.BoolVar(&f.cfg.AllowLocalAnonymous, "kubelet-allow-local-anonymous", false, "accept unauthenticated kubelet API requests from this machine's own addresses")
+}
+
+func (f *agentFlags) run() error {
+	if f.kubeconfig == "" {
+		f.kubeconfig = filepath.Join(f.cfg.DataDir, "kubeconfig")
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", f.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	if f.nodeIP != "" {
+		if f.cfg.NodeIP = net.ParseIP(f.nodeIP); f.cfg.NodeIP == nil {
+			return fmt.Errorf("--node-ip %q is not an IP", f.nodeIP)
+		}
+	}
+	f.cfg.DataDir = filepath.Join(f.cfg.DataDir, "agent")
+	ctx, stop := signalContext()
+	defer stop()
+	return agent.Run(ctx, f.cfg, rc)
+}
+
+func agentCmd() *cobra.Command {
+	f := &agentFlags{}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a node: supervised containerd, kubelet and its server, joining a server through a kubeconfig",
+		RunE:  func(cmd *cobra.Command, args []string) error { return f.run() },
+	}
+	f.register(cmd)
+	return cmd
+}
