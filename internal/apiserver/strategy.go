@@ -69,8 +69,14 @@ func (s *Server) checkNamespace(ctx context.Context, ri requestInfo, m *metav1.O
 		return err
 	}
 	if ns := nsObj.(*corev1.Namespace); ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating {
-		return apierrors.NewForbidden(ri.res.GroupResource(), m.Name,
+		err := apierrors.NewForbidden(ri.res.GroupResource(), m.Name,
 			errorf("unable to create new content in namespace %s because it is being terminated", m.Namespace))
+		// Controllers recognise this refusal by its cause (and then stop
+		// retrying or recording failure events), as with upstream's admission.
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type: corev1.NamespaceTerminatingCause, Field: "metadata.namespace",
+			Message: "namespace " + m.Namespace + " is being terminated"})
+		return err
 	}
 	return nil
 }
