@@ -232,6 +232,15 @@ func logsAvailable(pod *corev1.Pod, container string, previous bool) error {
 func upgradeProxy(w http.ResponseWriter, r *http.Request, target *url.URL) {
 	h := proxy.NewUpgradeAwareHandler(target, kubeletTransport, false, true, nodeProxyResponder{})
 	h.UseRequestLocation = false
+	h.UseLocationHost = true
+	// The upgrade request is re-sent to the kubelet as is. Its body must stay
+	// http.NoBody: the size-limiting wrapper every request gets makes Request.Write
+	// treat an empty body as unknown-length, and the bytes that produces on the
+	// connection precede the SPDY frames, so the kubelet's streams never answer.
+	if r.ContentLength == 0 {
+		r.Body = http.NoBody
+	}
+	r.Header.Del("X-Forwarded-For")
 	h.ServeHTTP(hijackable{w}, r)
 }
 

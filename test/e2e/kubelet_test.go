@@ -288,10 +288,6 @@ func TestKubeletRealContainers(t *testing.T) {
 		if err != nil || strings.TrimSpace(out) != "from kubelet" {
 			t.Errorf("exec on the kubelet: out=%q stderr=%q err=%v", out, stderr, err)
 		}
-		if os.Getenv("SKIFF_E2E_APISERVER_EXEC") == "" {
-			t.Log("KNOWN GAP: exec through the API server's SPDY proxy hangs after the upgrade; set SKIFF_E2E_APISERVER_EXEC=1 to run it")
-			return
-		}
 		out, stderr, err = n.exec(t, "web", "/testapp", "echo", "from", "exec")
 		if err != nil || strings.TrimSpace(out) != "from exec" {
 			t.Errorf("exec: out=%q stderr=%q err=%v", out, stderr, err)
