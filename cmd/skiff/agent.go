@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/agent"
+	"github.com/skiff-sh/skiff/internal/dns"
+	"github.com/skiff-sh/skiff/internal/network"
 	"github.com/skiff-sh/skiff/internal/server"
 )
 
@@ -22,18 +25,20 @@ func init() {
 			return nil
 		}
 		return func(ctx context.Context, cfg *rest.Config) error {
-			return agent.Run(ctx, agent.Config{DataDir: filepath.Join(o.DataDir, "agent"),
-				// The in-process API server has no kubelet client certificate yet:
-				// accept unauthenticated requests from this machine only.
-				AllowLocalAnonymous: true}, cfg)
+			// The API server reaches this kubelet with its client certificate,
+			// signed by the cluster CA like every kubelet client.
+			return agent.Run(ctx, agent.Config{DataDir: filepath.Join(o.DataDir, "agent")}, cfg)
 		}
 	})
 }
 
 type agentFlags struct {
-	cfg        agent.Config
-	kubeconfig string
-	nodeIP     string
+	cfg            agent.Config
+	kubeconfig     string
+	nodeIP         string
+	clusterDNS     string
+	clusterCIDR    string
+	disableNodeNet bool
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
@@ -45,6 +50,9 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "use this CRI socket instead of starting containerd")
 	fl.StringVar(&f.cfg.KubeletAddress, "kubelet-address", ":10250", "kubelet server listen address")
 	fl.StringVar(&f.cfg.CNIBinDir, "cni-bin-dir", "/usr/lib/cni", "CNI plugin directory")
+	fl.StringVar(&f.clusterDNS, "cluster-dns", dns.DefaultClusterDNS, "nameserver of dnsPolicy ClusterFirst pods (the kube-dns ClusterIP); empty: the node's resolv.conf")
+	fl.StringVar(&f.clusterCIDR, "cluster-cidr", network.DefaultClusterCIDR, "pod network of the cluster")
+	fl.BoolVar(&f.disableNodeNet, "disable-proxy", false, "do not run the node's service proxy, pod network routes and DNS (run `skiff proxy` separately)")
 	fl.BoolVar(&f.cfg.AllowLocalAnonymous, "kubelet-allow-local-anonymous", false, "accept unauthenticated kubelet API requests from this machine's own addresses")
 }
 
@@ -62,9 +70,25 @@ func (f *agentFlags) run() error {
 		}
 	}
 	f.cfg.DataDir = filepath.Join(f.cfg.DataDir, "agent")
+	if f.clusterDNS != "" {
+		f.cfg.ClusterDNS = []string{f.clusterDNS}
+	}
 	ctx, stop := signalContext()
 	defer stop()
-	return agent.Run(ctx, f.cfg, rc)
+	if f.disableNodeNet {
+		return agent.Run(ctx, f.cfg, rc)
+	}
+	// Every node runs the proxy, the pod network and DNS beside the kubelet, as
+	// `skiff server`'s local node does; the first to stop ends the other.
+	errc := make(chan error, 2)
+	go func() { errc <- agent.Run(ctx, f.cfg, rc) }()
+	go func() {
+		errc <- runNodeNet(ctx, rc, nodeNetOptions{NodeName: f.cfg.NodeName, NodeIP: f.nodeIP,
+			ClusterCIDR: f.clusterCIDR, ClusterDNS: f.clusterDNS})
+	}()
+	err = <-errc
+	stop()
+	return errors.Join(err, <-errc)
 }
 
 func agentCmd() *cobra.Command {

@@ -19,15 +19,22 @@ import (
 	"github.com/skiff-sh/skiff/internal/apis/catalog"
 )
 
-// kubeletTransport reaches kubelets. Like upstream without
-// --kubelet-certificate-authority, the kubelet's serving certificate (self-signed
-// per node) is not verified; the kubelet authenticates us (see kubelet/server).
-var kubeletTransport = &http.Transport{
-	TLSClientConfig:     &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // see above
-	Proxy:               nil,
-	DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	TLSHandshakeTimeout: 10 * time.Second,
-	IdleConnTimeout:     90 * time.Second,
+// newKubeletTransport reaches kubelets with the API server's kubelet client
+// certificate (the kubelet accepts clients signed by the cluster CA). Like upstream
+// without --kubelet-certificate-authority, the kubelet's serving certificate
+// (self-signed per node) is not verified.
+func newKubeletTransport(cert *tls.Certificate) *http.Transport {
+	tc := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // see above
+	if cert != nil {
+		tc.Certificates = []tls.Certificate{*cert}
+	}
+	return &http.Transport{
+		TLSClientConfig:     tc,
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		IdleConnTimeout:     90 * time.Second,
+	}
 }
 
 // serveNodeProxy proxies pods/log, exec, attach and portforward to the kubelet of
@@ -69,10 +76,10 @@ func (s *Server) serveNodeProxy(w http.ResponseWriter, r *http.Request, ri reque
 		}
 		base.Path = "/" + ri.subresource + "/" + pod.Namespace + "/" + pod.Name + "/" + container
 		base.RawQuery = streamQuery(r.URL.Query()).Encode()
-		upgradeProxy(w, r, base)
+		s.upgradeProxy(w, r, base)
 	case "portforward":
 		base.Path = "/portForward/" + pod.Namespace + "/" + pod.Name
-		upgradeProxy(w, r, base)
+		s.upgradeProxy(w, r, base)
 	}
 }
 
@@ -177,7 +184,7 @@ func (s *Server) proxyLogs(w http.ResponseWriter, r *http.Request, pod *corev1.P
 		writeError(w, err)
 		return
 	}
-	resp, err := kubeletTransport.RoundTrip(req)
+	resp, err := s.kubelets.RoundTrip(req)
 	if err != nil {
 		writeError(w, apierrors.NewServiceUnavailable("the kubelet of node "+pod.Spec.NodeName+" cannot be reached: "+err.Error()))
 		return
@@ -229,8 +236,8 @@ func logsAvailable(pod *corev1.Pod, container string, previous bool) error {
 	return apierrors.NewBadRequest(fmt.Sprintf("container %q in pod %q is waiting to start: ContainerCreating", container, pod.Name))
 }
 
-func upgradeProxy(w http.ResponseWriter, r *http.Request, target *url.URL) {
-	h := proxy.NewUpgradeAwareHandler(target, kubeletTransport, false, true, nodeProxyResponder{})
+func (s *Server) upgradeProxy(w http.ResponseWriter, r *http.Request, target *url.URL) {
+	h := proxy.NewUpgradeAwareHandler(target, s.kubelets, false, true, nodeProxyResponder{})
 	h.UseRequestLocation = false
 	h.UseLocationHost = true
 	// The upgrade request is re-sent to the kubelet as is. Its body must stay

@@ -43,6 +43,9 @@ type Config struct {
 	// AdvertiseAddress is the address of this server, used for the default/kubernetes endpoints.
 	AdvertiseAddress net.IP
 	AdvertisePort    int
+	// KubeletClientCert is presented to kubelets when proxying logs, exec, attach
+	// and port-forward.
+	KubeletClientCert *tls.Certificate
 	// Tokens issues service account tokens (serviceaccounts/token); nil: 404.
 	Tokens *auth.TokenIssuer
 	// DisableManagedFields turns off metadata.managedFields tracking on writes
@@ -58,6 +61,7 @@ type Server struct {
 	disc      *discovery
 	alloc     *allocators
 	handler   http.Handler
+	kubelets  *http.Transport
 	// shutdown is closed when the server starts stopping; open watches end on it.
 	shutdown chan struct{}
 }
@@ -74,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.NodePortMin, cfg.NodePortMax = 30000, 32767
 	}
 	s := &Server{cfg: cfg, resources: catalog.Resources, stores: map[schema.GroupResource]storage.Interface{},
-		shutdown: make(chan struct{})}
+		shutdown: make(chan struct{}), kubelets: newKubeletTransport(cfg.KubeletClientCert)}
 	s.disc = &discovery{resources: s.resources}
 	for i := range s.resources {
 		r := &s.resources[i]

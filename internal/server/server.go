@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -40,6 +41,10 @@ type Options struct {
 	DisableScheduler   bool
 	DisableControllers bool
 	DisableAgent       bool
+	// Node lifecycle timings of the in-process controller manager (zero: its
+	// defaults, 5 s and 40 s); tests shorten them.
+	NodeMonitorPeriod      time.Duration
+	NodeMonitorGracePeriod time.Duration
 }
 
 // Server is a running control plane.
@@ -91,12 +96,18 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
+	kubeletCert, err := kubeletClientCert(pki)
+	if err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
+	}
 	api, err := apiserver.New(ctx, apiserver.Config{
 		Etcd: store.Client(), ServiceCIDR: opts.ServiceCIDR, Ready: store.Ready,
 		Authenticate:     func(h http.Handler) http.Handler { return auth.Middleware(authn, h) },
 		OpenAPI:          openapi.New(catalog.Resources),
 		AdvertiseAddress: advertiseAddress(opts.BindAddress), AdvertisePort: port,
-		Tokens: tokens,
+		Tokens: tokens, KubeletClientCert: kubeletCert,
 	})
 	if err != nil {
 		ln.Close()
@@ -183,4 +194,18 @@ func randomToken() string {
 func mustRead(path string) []byte {
 	b, _ := os.ReadFile(path)
 	return b
+}
+
+// kubeletClientCert issues the certificate the API server shows kubelets (a fresh one
+// each start: it never leaves this process).
+func kubeletClientCert(pki *auth.PKI) (*tls.Certificate, error) {
+	certPEM, keyPEM, err := pki.IssueClientCert("skiff-apiserver-kubelet-client", []string{"system:masters"}, 365*24*time.Hour)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet client certificate: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &cert, nil
 }

@@ -30,6 +30,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/skiff-sh/skiff/internal/agent"
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/testserver"
 	"github.com/skiff-sh/skiff/test/images/imagebuild"
 )
@@ -58,10 +59,11 @@ func requireNode(t *testing.T) {
 
 // node is a running agent against a test control plane.
 type node struct {
-	name   string
-	client kubernetes.Interface
-	config *rest.Config
-	dir    string
+	name    string
+	client  kubernetes.Interface
+	config  *rest.Config
+	dir     string
+	dataDir string // the control plane's, for its PKI
 }
 
 const podCIDR = "10.244.77.0/24"
@@ -81,12 +83,12 @@ func startNode(t *testing.T) *node {
 		t.Fatal(err)
 	}
 	t.Logf("images: %v", images)
-	n := &node{name: "e2e-node", client: srv.Client, config: srv.Config, dir: dir}
+	n := &node{name: "e2e-node", client: srv.Client, config: srv.Config, dir: dir, dataDir: srv.DataDir}
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
 		done <- agent.Run(ctx, agent.Config{DataDir: dir, NodeName: n.name, KubeletAddress: ":0",
-			AllowLocalAnonymous: true, Ready: ready}, srv.Config)
+			Ready: ready}, srv.Config)
 	}()
 	t.Cleanup(func() {
 		n.deleteAllPods(t)
@@ -227,8 +229,9 @@ func (n *node) exec(t *testing.T, pod string, cmd ...string) (string, string, er
 }
 
 // execDirect runs a command through the kubelet's own /exec endpoint (SPDY),
-// bypassing the API server.
-func (n *node) execDirect(t *testing.T, pod string, cmd ...string) (string, string, error) {
+// bypassing the API server, with a client certificate signed by the cluster CA
+// (anonymous: without one).
+func (n *node) execDirect(t *testing.T, pod string, anonymous bool, cmd ...string) (string, string, error) {
 	t.Helper()
 	node, err := n.client.CoreV1().Nodes().Get(context.Background(), n.name, metav1.GetOptions{})
 	if err != nil {
@@ -236,7 +239,18 @@ func (n *node) execDirect(t *testing.T, pod string, cmd ...string) (string, stri
 	}
 	q := url.Values{"command": cmd, "output": {"1"}, "error": {"1"}}
 	u, _ := url.Parse(fmt.Sprintf("https://127.0.0.1:%d/exec/default/%s/app?%s", node.Status.DaemonEndpoints.KubeletEndpoint.Port, pod, q.Encode()))
-	ex, err := remotecommand.NewSPDYExecutor(&rest.Config{TLSClientConfig: rest.TLSClientConfig{Insecure: true}}, "POST", u)
+	cfg := &rest.Config{TLSClientConfig: rest.TLSClientConfig{Insecure: true}}
+	if !anonymous {
+		pki, err := auth.EnsurePKI(filepath.Join(n.dataDir, "tls"), nil)
+		if err != nil {
+			return "", "", err
+		}
+		cfg.CertData, cfg.KeyData, err = pki.IssueClientCert("e2e-kubelet-client", nil, time.Hour)
+		if err != nil {
+			return "", "", err
+		}
+	}
+	ex, err := remotecommand.NewSPDYExecutor(cfg, "POST", u)
 	if err != nil {
 		return "", "", err
 	}
@@ -284,9 +298,12 @@ func TestKubeletRealContainers(t *testing.T) {
 		if err != nil || !strings.Contains(string(logs), "testapp listening on :8080") {
 			t.Errorf("pods/log: %v\n%s", err, logs)
 		}
-		out, stderr, err := n.execDirect(t, "web", "/testapp", "echo", "from", "kubelet")
+		out, stderr, err := n.execDirect(t, "web", false, "/testapp", "echo", "from", "kubelet")
 		if err != nil || strings.TrimSpace(out) != "from kubelet" {
 			t.Errorf("exec on the kubelet: out=%q stderr=%q err=%v", out, stderr, err)
+		}
+		if _, _, err := n.execDirect(t, "web", true, "/testapp", "echo", "x"); err == nil || !strings.Contains(err.Error(), "Unauthorized") {
+			t.Errorf("anonymous exec on the kubelet: want Unauthorized, got %v", err)
 		}
 		out, stderr, err = n.exec(t, "web", "/testapp", "echo", "from", "exec")
 		if err != nil || strings.TrimSpace(out) != "from exec" {
