@@ -60,15 +60,9 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 
 // jobEvent requeues the CronJob controlling the job.
 func (c *Controller) jobEvent(obj any) {
-	job, ok := obj.(*batchv1.Job)
+	job, ok := ctrlutil.Unwrap[*batchv1.Job](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if job, ok = tomb.Obj.(*batchv1.Job); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(job)
 	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {

@@ -1,6 +1,7 @@
 package ctrlutil
 
 import (
+	"k8s.io/client-go/tools/cache"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,4 +51,19 @@ func NewControllerRef(owner metav1.Object, apiVersion, kind string) *metav1.Owne
 	t := true
 	return &metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: owner.GetName(),
 		UID: owner.GetUID(), Controller: &t, BlockOwnerDeletion: &t}
+}
+
+// Unwrap returns obj as T, looking through the tombstone an informer hands to
+// delete handlers when it missed the final state.
+func Unwrap[T any](obj any) (T, bool) {
+	v, ok := Untombstone(obj).(T)
+	return v, ok
+}
+
+// Untombstone returns the object inside a delete tombstone, or obj itself.
+func Untombstone(obj any) any {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		return t.Obj
+	}
+	return obj
 }

@@ -118,15 +118,9 @@ func (c *Controller) enqueueAll() {
 // podEvent routes a pod event to its controlling DaemonSet, settling the
 // expectation the event answers.
 func (c *Controller) podEvent(obj any, created, deleted bool) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := ctrlutil.Unwrap[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {

@@ -79,18 +79,10 @@ func (c *Controller) Run(ctx context.Context, workers int) { c.loop.Run(ctx, wor
 // Loop exposes the work loop so tests can step the controller.
 func (c *Controller) Loop() *ctrlutil.Loop { return c.loop }
 
-func unwrap[T any](obj any) (T, bool) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	v, ok := obj.(T)
-	return v, ok
-}
-
 // rsChanged enqueues the deployment owning rs, or for an orphan every
 // deployment whose selector matches (it may adopt it).
 func (c *Controller) rsChanged(obj any) {
-	rs, ok := unwrap[*appsv1.ReplicaSet](obj)
+	rs, ok := ctrlutil.Unwrap[*appsv1.ReplicaSet](obj)
 	if !ok {
 		return
 	}
@@ -113,7 +105,7 @@ func (c *Controller) rsChanged(obj any) {
 }
 
 func (c *Controller) podDeleted(obj any) {
-	pod, ok := unwrap[*corev1.Pod](obj)
+	pod, ok := ctrlutil.Unwrap[*corev1.Pod](obj)
 	if !ok {
 		return
 	}

@@ -98,15 +98,9 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 }
 
 func (c *Controller) podEvent(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := ctrlutil.Unwrap[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	pdbs, err := c.pdbs.PodDisruptionBudgets(pod.Namespace).List(labels.Everything())
 	if err != nil {
@@ -134,9 +128,7 @@ func (c *Controller) namespaceEvent(obj any) {
 }
 
 func metaOf(obj any) (metav1.Object, error) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
+	obj = ctrlutil.Untombstone(obj)
 	return metaAccessor(obj)
 }
 

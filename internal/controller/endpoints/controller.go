@@ -64,9 +64,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 func (c *Controller) Run(ctx context.Context, workers int) { c.loop.Run(ctx, workers, c.synced...) }
 
 func (c *Controller) podChanged(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
+	obj = ctrlutil.Untombstone(obj)
 	if pod, ok := obj.(*corev1.Pod); ok {
 		for _, k := range ctrlutil.ServiceKeysForPod(c.svcLister, pod) {
 			c.loop.Queue.Add(k)

@@ -129,9 +129,7 @@ func parseKey(k string) (kind string, gvr schema.GroupVersionResource, ns, name 
 }
 
 func asMeta(obj any) (*metav1.PartialObjectMetadata, bool) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
+	obj = ctrlutil.Untombstone(obj)
 	m, ok := obj.(*metav1.PartialObjectMetadata)
 	return m, ok
 }

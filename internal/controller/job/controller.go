@@ -120,15 +120,9 @@ func (c *Controller) forget(key string) {
 }
 
 func (c *Controller) podEvent(obj any, created, deleted bool) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := ctrlutil.Unwrap[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {

@@ -100,9 +100,7 @@ func (c *Controller) account(n *corev1.Node) bool {
 }
 
 func (c *Controller) nodeDeleted(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
+	obj = ctrlutil.Untombstone(obj)
 	n, ok := obj.(*corev1.Node)
 	if !ok {
 		return

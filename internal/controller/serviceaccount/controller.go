@@ -46,9 +46,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	})
 	saInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
+			obj = ctrlutil.Untombstone(obj)
 			if sa, ok := obj.(*corev1.ServiceAccount); ok && sa.Name == DefaultName {
 				c.loop.Queue.Add(sa.Namespace)
 			}

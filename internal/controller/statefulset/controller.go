@@ -82,15 +82,9 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 func (c *Controller) Loop() *ctrlutil.Loop { return c.loop }
 
 func (c *Controller) podEvent(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := ctrlutil.Unwrap[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOf(pod)
 	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
