@@ -71,6 +71,7 @@ func (f *agentFlags) run() error {
 	}
 	f.cfg.DataDir = filepath.Join(f.cfg.DataDir, "agent")
 	if f.clusterDNS != "" {
+		f.cfg.ClusterDNS = []string{f.clusterDNS}
 	}
 	ctx, stop := signalContext()
 	defer stop()

@@ -20,7 +20,8 @@ func init() {
 			return nil
 		}
 		return func(ctx context.Context, cfg *rest.Config) error {
-			return runControllerManager(ctx, cfg, controllermanager.Options{})
+			return runControllerManager(ctx, cfg, controllermanager.Options{
+				NodeMonitorPeriod: o.NodeMonitorPeriod, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod})
 		}
 	})
 }

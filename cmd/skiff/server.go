@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,6 +55,8 @@ func serverCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&o.DisableAgent, "disable-agent", false, "do not run a node agent in this process")
 	cmd.Flags().BoolVar(&o.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	cmd.Flags().BoolVar(&o.DisableControllers, "disable-controller-manager", false, "do not run the controller manager in this process")
+	cmd.Flags().DurationVar(&o.NodeMonitorPeriod, "node-monitor-period", 5*time.Second, "how often the controller manager checks node heartbeats")
+	cmd.Flags().DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "heartbeat age after which a node becomes Unknown")
 	return cmd
 }
 

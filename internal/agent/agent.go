@@ -43,6 +43,9 @@ type Config struct {
 	// addresses use the kubelet server (the in-process API server has no kubelet
 	// client certificate yet). Remote callers always need a client certificate.
 	AllowLocalAnonymous bool
+	// ClusterDNS are the nameservers of ClusterFirst pods (the kube-dns ClusterIP);
+	// empty leaves pods with the node's resolv.conf.
+	ClusterDNS []string
 	// Ready, if set, is closed when the kubelet registered its node.
 	Ready chan struct{}
 }
@@ -113,7 +116,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	port := ln.Addr().(*net.TCPAddr).Port
 	k, err := kubelet.New(kubelet.Config{
 		NodeName: cfg.NodeName, Client: client, Runtime: rt, RootDir: kubeletDir,
-		CNIConfDir: cniConfDir, NodeIP: cfg.NodeIP, Port: port,
+		CNIConfDir: cniConfDir, NodeIP: cfg.NodeIP, Port: port, ClusterDNS: cfg.ClusterDNS,
 	})
 	if err != nil {
 		ln.Close()

@@ -85,16 +85,7 @@ func (w *worker) sandboxConfig(attempt uint32) *runtimeapi.PodSandboxConfig {
 		}
 		cfg.Linux.Sysctls = sysctls
 	}
-	if p.Spec.DNSPolicy == corev1.DNSNone && p.Spec.DNSConfig != nil {
-		cfg.DnsConfig = &runtimeapi.DNSConfig{Servers: p.Spec.DNSConfig.Nameservers, Searches: p.Spec.DNSConfig.Searches}
-		for _, o := range p.Spec.DNSConfig.Options {
-			opt := o.Name
-			if o.Value != nil {
-				opt += ":" + *o.Value
-			}
-			cfg.DnsConfig.Options = append(cfg.DnsConfig.Options, opt)
-		}
-	}
+	cfg.DnsConfig = w.k.dnsConfig(p)
 	for _, c := range p.Spec.Containers {
 		for _, port := range c.Ports {
 			if port.HostPort == 0 {
@@ -274,6 +265,9 @@ func capName(c corev1.Capability) string {
 
 func (w *worker) mountsFor(c *corev1.Container) ([]*runtimeapi.Mount, error) {
 	var out []*runtimeapi.Mount
+	if w.k.cfg.NoDisk {
+		return nil, nil // nothing was materialized to mount
+	}
 	for _, m := range c.VolumeMounts {
 		host, ok := w.volumes.path(m.Name)
 		if !ok {
@@ -314,4 +308,45 @@ func qosClass(p *corev1.Pod) corev1.PodQOSClass {
 		return corev1.PodQOSGuaranteed
 	}
 	return corev1.PodQOSBurstable
+}
+
+// dnsConfig is the pod's resolv.conf as upstream builds it: ClusterFirst pods (and
+// ClusterFirstWithHostNet host-network pods) get the cluster DNS, the cluster search
+// domains and ndots:5; None takes spec.dnsConfig alone; other pods get the node's
+// (nil: the runtime copies the host's). spec.dnsConfig is appended in every case.
+func (k *Kubelet) dnsConfig(p *corev1.Pod) *runtimeapi.DNSConfig {
+	var cfg *runtimeapi.DNSConfig
+	policy := p.Spec.DNSPolicy
+	if policy == "" {
+		policy = corev1.DNSClusterFirst
+	}
+	clusterFirst := policy == corev1.DNSClusterFirstWithHostNet ||
+		(policy == corev1.DNSClusterFirst && !p.Spec.HostNetwork)
+	switch {
+	case clusterFirst && len(k.cfg.ClusterDNS) > 0:
+		d := k.cfg.ClusterDomain
+		if d == "" {
+			d = "cluster.local"
+		}
+		cfg = &runtimeapi.DNSConfig{Servers: append([]string(nil), k.cfg.ClusterDNS...),
+			Searches: []string{p.Namespace + ".svc." + d, "svc." + d, d}, Options: []string{"ndots:5"}}
+	case policy == corev1.DNSNone:
+		cfg = &runtimeapi.DNSConfig{}
+	}
+	if p.Spec.DNSConfig == nil {
+		return cfg
+	}
+	if cfg == nil {
+		cfg = &runtimeapi.DNSConfig{}
+	}
+	cfg.Servers = append(cfg.Servers, p.Spec.DNSConfig.Nameservers...)
+	cfg.Searches = append(cfg.Searches, p.Spec.DNSConfig.Searches...)
+	for _, o := range p.Spec.DNSConfig.Options {
+		opt := o.Name
+		if o.Value != nil {
+			opt += ":" + *o.Value
+		}
+		cfg.Options = append(cfg.Options, opt)
+	}
+	return cfg
 }

@@ -62,6 +62,9 @@ func (k *Kubelet) collectOnce(ctx context.Context) {
 		logger.Info("removing orphaned sandbox", "id", s.Id, "pod", s.GetMetadata().GetNamespace()+"/"+s.GetMetadata().GetName())
 		k.removeSandbox(ctx, s)
 	}
+	if k.cfg.NoDisk {
+		return
+	}
 	podsDir := filepath.Join(k.cfg.RootDir, "pods")
 	entries, _ := os.ReadDir(podsDir)
 	for _, e := range entries {

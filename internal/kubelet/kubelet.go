@@ -44,6 +44,11 @@ type Config struct {
 	CNIConfDir string
 	// NodeIP is the InternalIP; nil detects the address of the default route.
 	NodeIP net.IP
+	// ClusterDNS are the nameservers of dnsPolicy ClusterFirst pods (upstream's
+	// --cluster-dns); empty leaves such pods with the node's resolv.conf.
+	ClusterDNS []string
+	// ClusterDomain is the cluster's DNS domain (cluster.local when empty).
+	ClusterDomain string
 	// Port is the kubelet server port reported in status.daemonEndpoints (10250).
 	Port int
 	// Capacity overrides what is read from the machine (hollow nodes report a
@@ -59,6 +64,10 @@ type Config struct {
 	LeaseDuration             time.Duration
 	// Machine describes the host (nil: read /proc and /etc); hollow nodes fake it.
 	Machine *MachineInfo
+	// NoDisk keeps the kubelet off the filesystem: pod volumes are not
+	// materialized (containers get no mounts) and no log directories are made.
+	// Only for runtimes whose containers never read them (hollow nodes).
+	NoDisk bool
 }
 
 func (c *Config) validate() error {

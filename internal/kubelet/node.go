@@ -31,6 +31,7 @@ type heartbeat struct {
 	nodes   cache.SharedIndexInformer
 	runtime string // "containerd://1.6.20"
 	nodeUID string
+	podCIDR string // last one given to a PodCIDRUpdater runtime
 }
 
 func newHeartbeat(ctx context.Context, cfg Config, network *networkState) (*heartbeat, error) {
@@ -118,6 +119,11 @@ func (h *heartbeat) syncStatus(ctx context.Context, periodic bool) {
 	}
 	if err := h.network.ensure(node.Spec.PodCIDR); err != nil {
 		klog.FromContext(ctx).Error(err, "writing CNI config")
+	}
+	if u, ok := h.cfg.Runtime.(PodCIDRUpdater); ok && node.Spec.PodCIDR != "" && node.Spec.PodCIDR != h.podCIDR {
+		if err := u.UpdatePodCIDR(ctx, node.Spec.PodCIDR); err == nil {
+			h.podCIDR = node.Spec.PodCIDR
+		}
 	}
 	if !periodic && sameStatus(h.desiredStatus(node, &node.Status), &node.Status) {
 		return

@@ -8,8 +8,8 @@ import (
 
 // Runtime is what the kubelet needs from a container runtime: the CRI's runtime and
 // image services, in CRI types. The gRPC client in kubelet/cri implements it over a
-// real runtime (containerd, CRI-O); kubelet/fakecri implements it in memory for
-// hollow nodes and unit tests. Methods are safe for concurrent use.
+// real runtime (containerd, CRI-O); internal/hollow implements it in memory for
+// hollow nodes. Methods are safe for concurrent use.
 type Runtime interface {
 	Version(ctx context.Context) (*runtimeapi.VersionResponse, error)
 
@@ -38,4 +38,11 @@ type Streamer interface {
 	Exec(ctx context.Context, req *runtimeapi.ExecRequest) (string, error)
 	Attach(ctx context.Context, req *runtimeapi.AttachRequest) (string, error)
 	PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error)
+}
+
+// PodCIDRUpdater is optionally implemented by runtimes that allocate pod IPs
+// themselves (the CRI's UpdateRuntimeConfig): the kubelet tells them the node's
+// spec.podCIDR once it is assigned. The in-memory runtime of hollow nodes uses it.
+type PodCIDRUpdater interface {
+	UpdatePodCIDR(ctx context.Context, cidr string) error
 }

@@ -176,8 +176,10 @@ func (w *worker) startSandbox(ctx context.Context, obs *observed) error {
 		}
 	}
 	cfg := w.sandboxConfig(attempt)
-	if err := os.MkdirAll(cfg.LogDirectory, 0o755); err != nil {
-		return err
+	if !w.k.cfg.NoDisk {
+		if err := os.MkdirAll(cfg.LogDirectory, 0o755); err != nil {
+			return err
+		}
 	}
 	if _, err := rt.RunPodSandbox(ctx, cfg); err != nil {
 		w.setPodWaiting("ContainerCreating", "failed to create pod sandbox: "+err.Error())

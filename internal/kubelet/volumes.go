@@ -35,6 +35,10 @@ func (w *worker) ensureVolumes(ctx context.Context) error {
 	if w.volumes != nil && time.Since(w.volumes.refreshed) < volumeRefresh {
 		return nil
 	}
+	if w.k.cfg.NoDisk {
+		w.volumes = &podVolumes{refreshed: time.Now()}
+		return nil
+	}
 	set, err := volume.Setup(ctx, apiSource{w.k}, w.pod, filepath.Join(w.podDir(), "volumes"))
 	if err != nil {
 		return err
@@ -44,6 +48,10 @@ func (w *worker) ensureVolumes(ctx context.Context) error {
 }
 
 func (w *worker) teardownVolumes() error {
+	if w.k.cfg.NoDisk {
+		w.volumes = nil
+		return nil
+	}
 	if err := volume.Teardown(filepath.Join(w.podDir(), "volumes")); err != nil {
 		return err
 	}

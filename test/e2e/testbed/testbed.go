@@ -85,9 +85,13 @@ func (b *Bed) Node(name string) *Node {
 	return nil
 }
 
-// Command is a command that will run inside the node's namespace.
+// Command is a command that will run inside the node's network namespace. It
+// enters only the network namespace (nsenter), not `ip netns exec`'s private mount
+// namespace: that one remounts /sys, which hides /sys/fs/cgroup from runc ("no
+// cgroup mount found in mountinfo") and keeps the nodes' container mounts apart
+// from the host's.
 func (b *Bed) Command(node string, argv ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", b.Node(node).Netns}, argv...)...)
+	return exec.Command("nsenter", append([]string{"--net=/run/netns/" + b.Node(node).Netns, "--"}, argv...)...)
 }
 
 // Run runs a command in the node and returns its combined output, failing the test on error.

@@ -11,14 +11,19 @@
 //	POST|GET /fail/liveness, /fail/readiness, /ok/liveness, /ok/readiness
 //	GET /exit?code=N exit the process with code N
 //	GET /alloc?mb=N  allocate and touch N MiB
+//	GET /resolve?name=N  the addresses N resolves to from inside the pod, one a line
+//	GET /get?url=U   fetch U from inside the pod and relay status and body (pod-to-pod tests)
 //
 // As there is no shell in the image, a few tool modes serve exec and exec probes:
 // `testapp env`, `testapp echo ARGS...`, `testapp cat FILE`, `testapp exit N`.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -138,6 +143,8 @@ func routes() http.Handler {
 	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, strings.Join(sortedEnv(), "\n"))
 	})
+	mux.HandleFunc("/resolve", resolve)
+	mux.HandleFunc("/get", fetch)
 	mux.HandleFunc("/healthz", flagHandler(&liveFailing, http.StatusInternalServerError))
 	mux.HandleFunc("/readyz", flagHandler(&readyFailing, http.StatusServiceUnavailable))
 	mux.HandleFunc("/fail/liveness", setter(&liveFailing, true))
@@ -192,6 +199,35 @@ func sortedEnv() []string {
 	env := os.Environ()
 	sort.Strings(env)
 	return env
+}
+
+// resolve looks a name up with the pod's own resolv.conf (cluster DNS, search
+// domains), so tests see what an application in the pod sees.
+func resolve(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, r.URL.Query().Get("name"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	sort.Strings(addrs)
+	fmt.Fprintln(w, strings.Join(addrs, "\n"))
+}
+
+// fetch makes a GET from inside the pod's network namespace and relays the answer;
+// a failed connection is 502 with the error.
+func fetch(w http.ResponseWriter, r *http.Request) {
+	// A new connection each time, so every request is balanced anew by a Service.
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(r.URL.Query().Get("url"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
 }
 
 // tool runs a one-shot subcommand and returns its exit code.
