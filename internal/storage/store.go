@@ -208,7 +208,10 @@ func (s *store) Get(ctx context.Context, key string, rv string) (runtime.Object,
 	}
 	obj := s.cache.get(key)
 	if obj == nil {
-		return nil, apierrors.NewNotFound(s.resource, nameOf(key))
+		// Confirm a miss on etcd: before 3.5, etcd may report a watch's progress
+		// at a revision whose events it has not delivered yet, so the cache can
+		// believe it is current while a just-created object is still on its way.
+		return s.Get(ctx, key, "")
 	}
 	return obj.DeepCopyObject(), nil
 }
