@@ -339,3 +339,15 @@ func TestRevisionHistoryLimit(t *testing.T) {
 		t.Fatalf("%d replica sets, want 2 (current + 1 history)", n)
 	}
 }
+
+// TestAvailabilityOfJustScaledDownRS: an old ReplicaSet scaled from 10 to 8 whose
+// status still says 10 available counts as 8, so the next sync cannot spend the same
+// two unavailable slots again.
+func TestAvailabilityOfJustScaledDownRS(t *testing.T) {
+	eight, two := int32(8), int32(2)
+	old := &appsv1.ReplicaSet{Spec: appsv1.ReplicaSetSpec{Replicas: &eight}, Status: appsv1.ReplicaSetStatus{AvailableReplicas: 10}}
+	newRS := &appsv1.ReplicaSet{Spec: appsv1.ReplicaSetSpec{Replicas: &two}, Status: appsv1.ReplicaSetStatus{AvailableReplicas: 0}}
+	if got := availableAtMost([]*appsv1.ReplicaSet{old, newRS}); got != 8 {
+		t.Fatalf("availableAtMost = %d, want 8", got)
+	}
+}

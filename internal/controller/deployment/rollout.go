@@ -95,7 +95,7 @@ func (c *Controller) reconcileOldRSs(ctx context.Context, d *appsv1.Deployment, 
 	}
 	// Then healthy ones, keeping minAvailable available.
 	all = append(append([]*appsv1.ReplicaSet{}, old...), newRS)
-	_, _, _, available := sumReplicas(all)
+	available := availableAtMost(all)
 	if available > minAvailable {
 		budget := available - minAvailable
 		var done int32

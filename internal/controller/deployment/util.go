@@ -140,6 +140,20 @@ func sumReplicas(rss []*appsv1.ReplicaSet) (spec, actual, ready, available int32
 	return
 }
 
+// availableAtMost counts the available pods a scale-down may rely on: a ReplicaSet
+// just scaled down still reports its old availableReplicas until its controller
+// catches up, but no more than spec.replicas of its pods will stay. Without the cap,
+// two syncs in a row would spend the same availability twice and break maxUnavailable.
+func availableAtMost(rss []*appsv1.ReplicaSet) int32 {
+	var n int32
+	for _, rs := range rss {
+		if rs != nil {
+			n += min(rs.Status.AvailableReplicas, replicasOf(rs))
+		}
+	}
+	return n
+}
+
 func byCreation(rss []*appsv1.ReplicaSet) {
 	sort.SliceStable(rss, func(i, j int) bool {
 		a, b := rss[i].CreationTimestamp, rss[j].CreationTimestamp
