@@ -50,6 +50,7 @@ func TestCreateApplyDiffDryRun(t *testing.T) {
 	srv := testserver.Start(t)
 	eachKubectl(t, srv, func(t *testing.T, k *kubectl) {
 		t.Run("create -f", func(t *testing.T) {
+			k := k.in(t)
 			f := k.file("created.yaml", multi("c"))
 			out := k.ok("create", "-f", f)
 			mustContain(t, "create -f", out, "configmap/c-cfg created", "deployment.apps/c-web created", "service/c-web created")
@@ -62,6 +63,7 @@ func TestCreateApplyDiffDryRun(t *testing.T) {
 		})
 
 		t.Run("apply -f twice then configured", func(t *testing.T) {
+			k := k.in(t)
 			f := k.file("applied.yaml", multi("a"))
 			mustContain(t, "apply 1", k.ok("apply", "-f", f), "configmap/a-cfg created", "deployment.apps/a-web created", "service/a-web created")
 			mustContain(t, "apply 2", k.ok("apply", "-f", f), "configmap/a-cfg unchanged", "deployment.apps/a-web unchanged", "service/a-web unchanged")
@@ -90,6 +92,7 @@ func TestCreateApplyDiffDryRun(t *testing.T) {
 		})
 
 		t.Run("server-side apply conflict", func(t *testing.T) {
+			k := k.in(t)
 			cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  k: one\n"
 			f1 := k.file("ssa1.yaml", cm)
 			f2 := k.file("ssa2.yaml", strings.Replace(cm, "one", "two", 1))
@@ -110,6 +113,7 @@ func TestCreateApplyDiffDryRun(t *testing.T) {
 		})
 
 		t.Run("dry-run=server persists nothing", func(t *testing.T) {
+			k := k.in(t)
 			mustContain(t, "create --dry-run=server", k.ok("create", "configmap", "dry", "--from-literal=a=b", "--dry-run=server"),
 				"configmap/dry created (server dry run)")
 			f := k.file("dry.yaml", podManifest("drypod", "app: dry"))
@@ -121,6 +125,7 @@ func TestCreateApplyDiffDryRun(t *testing.T) {
 		})
 
 		t.Run("diff", func(t *testing.T) {
+			k := k.in(t)
 			f := k.file("diff.yaml", multi("d"))
 			k.ok("apply", "-f", f)
 			if r := k.run("diff", "-f", f); r.err != nil || r.stdout != "" {
@@ -139,6 +144,7 @@ func TestCreateApplyDiffDryRun(t *testing.T) {
 		})
 
 		t.Run("errors", func(t *testing.T) {
+			k := k.in(t)
 			bad := k.file("bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: c\n")
 			mustContain(t, "create invalid pod", k.fails("create", "-f", bad), `The Pod "bad" is invalid: spec.containers[0].image: Required value`)
 			mustContain(t, "apply invalid pod", k.fails("apply", "-f", bad), `The Pod "bad" is invalid: spec.containers[0].image: Required value`)

@@ -15,6 +15,7 @@ func TestDeleteAndWait(t *testing.T) {
 	srv := testserver.Start(t)
 	eachKubectl(t, srv, func(t *testing.T, k *kubectl) {
 		t.Run("cascade", func(t *testing.T) {
+			k := k.in(t)
 			k.ok("apply", "-f", k.file("app.yaml", multi("x")))
 			mustContain(t, "delete --cascade=orphan", k.ok("delete", "deploy", "x-web", "--cascade=orphan", "--wait=false"), `deployment.apps "x-web" deleted`)
 			got := k.ok("get", "deploy", "x-web", "-o", "jsonpath={.metadata.finalizers}|{.metadata.deletionTimestamp}")
@@ -38,6 +39,7 @@ func TestDeleteAndWait(t *testing.T) {
 		})
 
 		t.Run("grace period and selectors", func(t *testing.T) {
+			k := k.in(t)
 			node := "del-" + k.sfx
 			k.createNode(node)
 			slow := strings.Replace(podManifest("slow", "app: slow"), "terminationGracePeriodSeconds: 0", "terminationGracePeriodSeconds: 60", 1)
@@ -69,6 +71,7 @@ func TestDeleteAndWait(t *testing.T) {
 		})
 
 		t.Run("wait", func(t *testing.T) {
+			k := k.in(t)
 			k.ok("create", "-f", k.file("w.yaml", podManifest("waiter", "app: w")))
 			w := k.start("wait", "--for=condition=Ready", "pod/waiter", "--timeout=20s")
 			time.Sleep(500 * time.Millisecond)

@@ -20,6 +20,7 @@ func TestGet(t *testing.T) {
 		k.bind("web-1", node)
 
 		t.Run("table and wide", func(t *testing.T) {
+			k := k.in(t)
 			out := k.ok("get", "pods")
 			if h := strings.Join(header(out), "|"); h != "NAME|READY|STATUS|RESTARTS|AGE" {
 				t.Fatalf("get pods header = %q\n%s", h, out)
@@ -55,6 +56,7 @@ func TestGet(t *testing.T) {
 		})
 
 		t.Run("yaml json jsonpath custom-columns name", func(t *testing.T) {
+			k := k.in(t)
 			y := k.ok("get", "pod", "web-1", "-o", "yaml")
 			mustContain(t, "-o yaml", y, "apiVersion: v1\nkind: Pod\n", "  name: web-1\n", "  namespace: "+k.ns+"\n", "nodeName: "+node, "uid: ")
 			var list struct {
@@ -91,6 +93,7 @@ func TestGet(t *testing.T) {
 		})
 
 		t.Run("selectors", func(t *testing.T) {
+			k := k.in(t)
 			if got := k.ok("get", "pods", "-l", "app=web", "-o", "name"); got != "pod/web-1\n" {
 				t.Fatalf("-l app=web = %q", got)
 			}
@@ -128,6 +131,7 @@ func TestGet(t *testing.T) {
 		})
 
 		t.Run("all and multi-type", func(t *testing.T) {
+			k := k.in(t)
 			all := k.ok("get", "all")
 			mustContain(t, "get all", all, "pod/web-1", "pod/db-1", "service/g-web", "deployment.apps/g-web")
 			mustNotContain(t, "get all", all, "configmap/")

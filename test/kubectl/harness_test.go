@@ -171,6 +171,14 @@ func (k *kubectl) runStdin(stdin string, args ...string) result {
 }
 
 // ok runs kubectl, fails the test unless it succeeds, and returns stdout.
+// in returns k reporting to t: a subtest must fail itself, not its parent (calling
+// FailNow on a parent from a subtest's goroutine panics and hides the message).
+func (k *kubectl) in(t *testing.T) *kubectl {
+	c := *k
+	c.t = t
+	return &c
+}
+
 func (k *kubectl) ok(args ...string) string {
 	k.t.Helper()
 	r := k.run(args...)

@@ -41,6 +41,7 @@ func TestAuthGeneratorsAndNodeProxy(t *testing.T) {
 		}
 
 		t.Run("create token", func(t *testing.T) {
+			k := k.in(t)
 			k.ok("create", "serviceaccount", "bot")
 			tok := strings.TrimSpace(k.ok("create", "token", "bot"))
 			if strings.Count(tok, ".") != 2 {
@@ -49,6 +50,7 @@ func TestAuthGeneratorsAndNodeProxy(t *testing.T) {
 		})
 
 		t.Run("logs and exec without a kubelet", func(t *testing.T) {
+			k := k.in(t)
 			k.ok("create", "-f", k.file("p.yaml", podManifest("lp", "app: lp")+"---\n"+podManifest("unbound", "app: lp")))
 			node := "logs-" + k.sfx
 			k.createNode(node)

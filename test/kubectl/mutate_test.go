@@ -15,6 +15,7 @@ func TestMutations(t *testing.T) {
 		jp := func(path string) string { return k.ok("get", "deploy", "m-web", "-o", "jsonpath="+path) }
 
 		t.Run("label annotate", func(t *testing.T) {
+			k := k.in(t)
 			mustContain(t, "label", k.ok("label", "deploy", "m-web", "env=prod"), "deployment.apps/m-web labeled")
 			mustContain(t, "label without --overwrite", k.fails("label", "deploy", "m-web", "env=dev"),
 				"'env' already has a value (prod), and --overwrite is false")
@@ -33,6 +34,7 @@ func TestMutations(t *testing.T) {
 		})
 
 		t.Run("patch", func(t *testing.T) {
+			k := k.in(t)
 			gen := jp("{.metadata.generation}")
 			mustContain(t, "strategic patch", k.ok("patch", "deploy", "m-web", "-p",
 				`{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.26"}]}}}}`), "deployment.apps/m-web patched")
@@ -58,6 +60,7 @@ func TestMutations(t *testing.T) {
 		})
 
 		t.Run("edit", func(t *testing.T) {
+			k := k.in(t)
 			k.env = []string{"KUBE_EDITOR=" + k.script("edit.sh", `sed -i 's/image: nginx:1.26/image: nginx:1.27/' "$1"`)}
 			mustContain(t, "edit", k.ok("edit", "deploy", "m-web"), "deployment.apps/m-web edited")
 			if got := jp("{.spec.template.spec.containers[0].image}"); got != "nginx:1.27" {
@@ -77,6 +80,7 @@ func TestMutations(t *testing.T) {
 		})
 
 		t.Run("scale", func(t *testing.T) {
+			k := k.in(t)
 			mustContain(t, "scale", k.ok("scale", "deploy", "m-web", "--replicas=2"), "deployment.apps/m-web scaled")
 			if got := jp("{.spec.replicas}"); got != "2" {
 				t.Fatalf("replicas after scale = %q", got)

@@ -62,6 +62,7 @@ func start(t *testing.T, objs ...runtime.Object) *harness {
 		return false, nil, nil
 	})
 	optimisticLocking(h.cs, "statefulsets")
+	optimisticLocking(h.cs, "pods")
 	f := informers.NewSharedInformerFactory(h.cs, 0)
 	c := New(h.cs, f, Options{})
 	ctx, cancel := context.WithCancel(bg)
@@ -212,6 +213,8 @@ func TestOrderedScaleDownWaitsForUnhealthy(t *testing.T) {
 		ctrltest.Eventually(t, 5*time.Second, n, func() bool { return len(h.names(t)) == i+1 })
 		h.ready(t, n)
 	}
+	// All three ready first, so "ready=2" below can only mean web-0 went unready.
+	ctrltest.Eventually(t, 5*time.Second, "ready=3", func() bool { return h.set(t, "web").Status.ReadyReplicas == 3 })
 	// web-0 becomes unready: scale-down must not proceed past it.
 	p := h.pods(t)["web-0"]
 	p.Status.Conditions[0].Status = corev1.ConditionFalse
