@@ -11,14 +11,9 @@ import (
 	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
-	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -56,7 +51,7 @@ type harness struct {
 func start(t *testing.T, cj *batchv1.CronJob) *harness {
 	t.Helper()
 	h := &harness{cs: ctrltest.NewClientset(cj), clock: testingclock.NewFakeClock(t0), events: record.NewFakeRecorder(100)}
-	optimisticLocking(h.cs, "cronjobs")
+	ctrltest.OptimisticLocking(h.cs, "cronjobs")
 	f := informers.NewSharedInformerFactory(h.cs, 0)
 	opts := Options{}
 	opts.Clock = h.clock
@@ -247,27 +242,4 @@ func TestMostRecent(t *testing.T) {
 	if _, err := parseSchedule(tz); err == nil {
 		t.Fatal("unknown zone accepted")
 	}
-}
-
-// optimisticLocking makes updates with a stale resourceVersion fail with
-// Conflict, as the real API server does.
-func optimisticLocking(cs *fake.Clientset, resource string) {
-	cs.PrependReactor("update", resource, func(a clienttesting.Action) (bool, runtime.Object, error) {
-		ua := a.(clienttesting.UpdateAction)
-		m, err := meta.Accessor(ua.GetObject())
-		if err != nil {
-			return false, nil, nil
-		}
-		gvr := ua.GetResource()
-		stored, err := cs.Tracker().Get(gvr, ua.GetNamespace(), m.GetName())
-		if err != nil {
-			return false, nil, nil
-		}
-		sm, _ := meta.Accessor(stored)
-		if m.GetResourceVersion() != "" && m.GetResourceVersion() != sm.GetResourceVersion() {
-			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: gvr.Group, Resource: gvr.Resource},
-				m.GetName(), fmt.Errorf("the object has been modified"))
-		}
-		return false, nil, nil
-	})
 }

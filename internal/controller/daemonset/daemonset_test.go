@@ -2,7 +2,6 @@ package daemonset
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"testing"
 	"time"
@@ -10,14 +9,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
-	clienttesting "k8s.io/client-go/testing"
 
 	"github.com/skiff-sh/skiff/internal/controller/ctrltest"
 	"github.com/skiff-sh/skiff/internal/controller/history"
@@ -46,7 +42,7 @@ func newDS(name string) *appsv1.DaemonSet {
 func start(t *testing.T, objs ...runtime.Object) *fake.Clientset {
 	t.Helper()
 	cs := ctrltest.NewClientset(objs...)
-	optimisticLocking(cs, "daemonsets")
+	ctrltest.OptimisticLocking(cs, "daemonsets")
 	f := informers.NewSharedInformerFactory(cs, 0)
 	c := New(cs, f, Options{})
 	ctx, cancel := context.WithCancel(bg)
@@ -281,28 +277,4 @@ func setImage(t *testing.T, cs *fake.Clientset, image string) {
 		}
 		return
 	}
-}
-
-// optimisticLocking makes updates with a stale resourceVersion fail with
-// Conflict, as the real API server does; without it a controller's status
-// write from an old copy silently reverts a spec change.
-func optimisticLocking(cs *fake.Clientset, resource string) {
-	cs.PrependReactor("update", resource, func(a clienttesting.Action) (bool, runtime.Object, error) {
-		ua := a.(clienttesting.UpdateAction)
-		m, err := meta.Accessor(ua.GetObject())
-		if err != nil {
-			return false, nil, nil
-		}
-		gvr := ua.GetResource()
-		stored, err := cs.Tracker().Get(gvr, ua.GetNamespace(), m.GetName())
-		if err != nil {
-			return false, nil, nil
-		}
-		sm, _ := meta.Accessor(stored)
-		if m.GetResourceVersion() != "" && m.GetResourceVersion() != sm.GetResourceVersion() {
-			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: gvr.Group, Resource: gvr.Resource},
-				m.GetName(), fmt.Errorf("the object has been modified"))
-		}
-		return false, nil, nil
-	})
 }

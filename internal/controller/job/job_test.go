@@ -10,13 +10,10 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
-	clienttesting "k8s.io/client-go/testing"
 	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
@@ -52,7 +49,7 @@ type harness struct {
 func start(t *testing.T, objs ...runtime.Object) *harness {
 	t.Helper()
 	h := &harness{cs: ctrltest.NewClientset(objs...), clock: testingclock.NewFakeClock(time.Now())}
-	optimisticLocking(h.cs, "jobs")
+	ctrltest.OptimisticLocking(h.cs, "jobs")
 	f := informers.NewSharedInformerFactory(h.cs, 0)
 	opts := Options{}
 	opts.Clock = h.clock
@@ -319,27 +316,4 @@ func TestIndexSetString(t *testing.T) {
 	if len(s) != 5 || s.String() != "0,2-4,7" {
 		t.Fatalf("got %v %q", s, s.String())
 	}
-}
-
-// optimisticLocking makes updates with a stale resourceVersion fail with
-// Conflict, as the real API server does.
-func optimisticLocking(cs *fake.Clientset, resource string) {
-	cs.PrependReactor("update", resource, func(a clienttesting.Action) (bool, runtime.Object, error) {
-		ua := a.(clienttesting.UpdateAction)
-		m, err := meta.Accessor(ua.GetObject())
-		if err != nil {
-			return false, nil, nil
-		}
-		gvr := ua.GetResource()
-		stored, err := cs.Tracker().Get(gvr, ua.GetNamespace(), m.GetName())
-		if err != nil {
-			return false, nil, nil
-		}
-		sm, _ := meta.Accessor(stored)
-		if m.GetResourceVersion() != "" && m.GetResourceVersion() != sm.GetResourceVersion() {
-			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: gvr.Group, Resource: gvr.Resource},
-				m.GetName(), fmt.Errorf("the object has been modified"))
-		}
-		return false, nil, nil
-	})
 }

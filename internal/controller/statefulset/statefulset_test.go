@@ -2,7 +2,6 @@ package statefulset
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -11,10 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -61,8 +58,8 @@ func start(t *testing.T, objs ...runtime.Object) *harness {
 		h.mu.Unlock()
 		return false, nil, nil
 	})
-	optimisticLocking(h.cs, "statefulsets")
-	optimisticLocking(h.cs, "pods")
+	ctrltest.OptimisticLocking(h.cs, "statefulsets")
+	ctrltest.OptimisticLocking(h.cs, "pods")
 	f := informers.NewSharedInformerFactory(h.cs, 0)
 	c := New(h.cs, f, Options{})
 	ctx, cancel := context.WithCancel(bg)
@@ -296,29 +293,3 @@ func TestVolumeClaimTemplates(t *testing.T) {
 		t.Fatalf("volumes = %+v", vols)
 	}
 }
-
-// optimisticLocking makes updates of resource fail with Conflict when their
-// resourceVersion is stale, as the real API server does; without it a
-// controller's status write from an old copy silently reverts a spec change.
-func optimisticLocking(cs *fake.Clientset, resource string) {
-	cs.PrependReactor("update", resource, func(a clienttesting.Action) (bool, runtime.Object, error) {
-		ua := a.(clienttesting.UpdateAction)
-		m, err := meta.Accessor(ua.GetObject())
-		if err != nil {
-			return false, nil, nil
-		}
-		gvr := ua.GetResource()
-		stored, err := cs.Tracker().Get(gvr, ua.GetNamespace(), m.GetName())
-		if err != nil {
-			return false, nil, nil
-		}
-		sm, _ := meta.Accessor(stored)
-		if m.GetResourceVersion() != "" && m.GetResourceVersion() != sm.GetResourceVersion() {
-			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: gvr.Group, Resource: gvr.Resource},
-				m.GetName(), errStale)
-		}
-		return false, nil, nil
-	})
-}
-
-var errStale = fmt.Errorf("the object has been modified")
