@@ -14,17 +14,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/skiff-sh/skiff/bench/benchutil"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -35,10 +33,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
-
-var readyLine = regexp.MustCompile(`ready at (https://\S+)`)
 
 type result struct{ exist, bound, running time.Duration }
 
@@ -83,11 +78,11 @@ func median(rs []result) result {
 
 func run(bin string, nodes, pods int) result {
 	dir, err := os.MkdirTemp("", "skiff-cm-bench-")
-	must(err)
+	benchutil.Must(err)
 	defer os.RemoveAll(dir)
-	srv := start(bin, "server", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1", "--disable-agent")
-	defer stop(srv)
-	c := client(dir)
+	srv := benchutil.Start(bin, "server", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1", "--disable-agent")
+	defer benchutil.Kill(srv)
+	c := benchutil.Client(dir, 100000, 100000)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	names := makeNodes(c, nodes)
@@ -100,13 +95,13 @@ func run(bin string, nodes, pods int) result {
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "skiff.local/pause:1",
 				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}}}}}}}}
 	_, err = c.AppsV1().ReplicaSets("default").Create(ctx, rs, metav1.CreateOptions{})
-	must(err)
+	benchutil.Must(err)
 	time.Sleep(time.Second) // let every component see the empty ReplicaSet
 	p := newProgress(c, pods)
 	begin := time.Now()
 	_, err = c.AppsV1().ReplicaSets("default").UpdateScale(ctx, "bench", &autoscalingv1.Scale{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: "default"}, Spec: autoscalingv1.ScaleSpec{Replicas: int32(pods)}}, metav1.UpdateOptions{})
-	must(err)
+	benchutil.Must(err)
 	r := p.wait(begin)
 	check(c, pods)
 	return r
@@ -117,7 +112,7 @@ type progress struct{ exist, bound, running chan time.Time }
 
 func newProgress(c kubernetes.Interface, want int) *progress {
 	w, err := c.CoreV1().Pods("default").Watch(context.Background(), metav1.ListOptions{LabelSelector: "app=bench"})
-	must(err)
+	benchutil.Must(err)
 	p := &progress{exist: make(chan time.Time, 1), bound: make(chan time.Time, 1), running: make(chan time.Time, 1)}
 	go func() {
 		defer w.Stop()
@@ -169,7 +164,7 @@ func check(c kubernetes.Interface, want int) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		rs, err := c.AppsV1().ReplicaSets("default").Get(ctx, "bench", metav1.GetOptions{})
-		must(err)
+		benchutil.Must(err)
 		if rs.Status.ReadyReplicas == int32(want) && rs.Status.AvailableReplicas == int32(want) {
 			break
 		}
@@ -179,7 +174,7 @@ func check(c kubernetes.Interface, want int) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	l, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=bench"})
-	must(err)
+	benchutil.Must(err)
 	if len(l.Items) != want {
 		panic(fmt.Sprintf("%d pods, want %d", len(l.Items), want))
 	}
@@ -193,7 +188,7 @@ func check(c kubernetes.Interface, want int) {
 // fakeKubelet marks every bound pod Running and Ready through pods/status.
 func fakeKubelet(ctx context.Context, c kubernetes.Interface) {
 	w, err := c.CoreV1().Pods("").Watch(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName!="})
-	must(err)
+	benchutil.Must(err)
 	work := make(chan *corev1.Pod, 100000)
 	var wg sync.WaitGroup
 	for range 16 {
@@ -247,14 +242,14 @@ func markRunning(ctx context.Context, c kubernetes.Interface, p *corev1.Pod) {
 
 func makeNodes(c kubernetes.Interface, n int) []string {
 	names := make([]string, n)
-	parallel(n, func(i int) {
+	benchutil.Parallel(n, func(i int) {
 		names[i] = fmt.Sprintf("node-%04d", i)
 		rl := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("110")}
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: names[i], Labels: map[string]string{"kubernetes.io/hostname": names[i]}},
 			Status: corev1.NodeStatus{Allocatable: rl, Capacity: rl,
 				Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}}}
 		_, err := c.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{})
-		must(err)
+		benchutil.Must(err)
 	})
 	return names
 }
@@ -263,7 +258,7 @@ func makeNodes(c kubernetes.Interface, n int) []string {
 func renewLeases(ctx context.Context, c kubernetes.Interface, names []string) {
 	leases := c.CoordinationV1().Leases("kube-node-lease")
 	for {
-		parallel(len(names), func(i int) {
+		benchutil.Parallel(len(names), func(i int) {
 			now := metav1.NewMicroTime(time.Now())
 			l, err := leases.Get(ctx, names[i], metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
@@ -284,54 +279,4 @@ func renewLeases(ctx context.Context, c kubernetes.Interface, names []string) {
 	}
 }
 
-func parallel(n int, f func(i int)) {
-	work := make(chan int, n)
-	for i := range n {
-		work <- i
-	}
-	close(work)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for i := range work {
-				f(i)
-			}
-		})
-	}
-	wg.Wait()
-}
-
-func start(bin string, args ...string) *exec.Cmd {
-	cmd := exec.Command(bin, args...)
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = nil
-	must(cmd.Start())
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if readyLine.MatchString(sc.Text()) {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return cmd
-		}
-	}
-	panic("server exited before ready")
-}
-
-func stop(cmd *exec.Cmd) { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-
-func client(dir string) *kubernetes.Clientset {
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
-	must(err)
-	cfg.QPS, cfg.Burst = 100000, 100000
-	return kubernetes.NewForConfigOrDie(cfg)
-}
-
 func ptr[T any](v T) *T { return &v }
-
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
-}

@@ -14,29 +14,26 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/skiff-sh/skiff/bench/benchutil"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 )
-
-var readyLine = regexp.MustCompile(`ready at (https://\S+)`)
 
 func main() {
 	bin := flag.String("skiff", "bin/skiff", "skiff binary (./hack/build.sh)")
@@ -58,26 +55,26 @@ func main() {
 
 // realNode measures create → Running on the server's own node.
 func realNode(bin string, n, batch int) {
-	dir := temp()
+	dir := benchutil.TempDir("skiff-kubelet-bench-")
 	defer os.RemoveAll(dir)
 	images := filepath.Join(dir, "agent", "images")
-	must(os.MkdirAll(images, 0o755))
+	benchutil.Must(os.MkdirAll(images, 0o755))
 	build := exec.Command("go", "run", "./test/images/build", "-out", images)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	must(build.Run())
+	benchutil.Must(build.Run())
 	// The node runs as `skiff agent` next to `skiff server --disable-agent` (the
 	// same code as the server's in-process agent) so its kubelet server can take
 	// a free port when another node on this machine holds 10250.
-	srv := start(bin, "server", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1", "--disable-agent")
+	srv := benchutil.Start(bin, "server", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1", "--disable-agent")
 	defer stop(srv)
 	agent := exec.Command(bin, "agent", "--data-dir", dir, "--kubeconfig", filepath.Join(dir, "kubeconfig"),
 		"--node-name", "bench-node", "--kubelet-address", "127.0.0.1:0", "--kubelet-allow-local-anonymous")
 	alog, err := os.Create(filepath.Join(dir, "agent.log"))
-	must(err)
+	benchutil.Must(err)
 	agent.Stdout, agent.Stderr = alog, alog
-	must(agent.Start())
+	benchutil.Must(agent.Start())
 	defer stop(agent)
-	c := client(dir)
+	c := benchutil.Client(dir, 1000, 2000)
 	t0 := time.Now()
 	waitNodes(c, 1, 3*time.Minute)
 	fmt.Printf("real node Ready %v after the API server\n", time.Since(t0).Round(time.Millisecond))
@@ -102,7 +99,7 @@ func realNode(bin string, n, batch int) {
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	fmt.Printf("real node pod startup, %d pods of skiff.local/testapp:1 in batches of %d: p50 %v, p99 %v, max %v (goal p99 < 2s; upstream SLO 5s)\n",
-		len(lat), batch, pct(lat, 50), pct(lat, 99), lat[len(lat)-1].Round(time.Millisecond))
+		len(lat), batch, benchutil.Percentile(lat, 50), benchutil.Percentile(lat, 99), lat[len(lat)-1].Round(time.Millisecond))
 	fmt.Printf("with %d pods running: server RSS %s, agent (kubelet) RSS %s\n\n", n+1, mib(rss(srv.Process.Pid)), mib(rss(agent.Process.Pid)))
 }
 
@@ -111,7 +108,7 @@ func create(c *kubernetes.Clientset, name string) {
 		Spec: corev1.PodSpec{TerminationGracePeriodSeconds: ptr.To[int64](1), Containers: []corev1.Container{{
 			Name: "app", Image: "skiff.local/testapp:1", ImagePullPolicy: corev1.PullIfNotPresent}}}}
 	_, err := c.CoreV1().Pods("default").Create(context.Background(), p, metav1.CreateOptions{})
-	must(err)
+	benchutil.Must(err)
 }
 
 // runningWatch records, per pod, create → Running: from just before the create
@@ -126,7 +123,7 @@ type runningWatch struct {
 func newRunningWatch(c *kubernetes.Clientset) *runningWatch {
 	w := &runningWatch{added: map[string]time.Time{}, running: map[string]time.Duration{}, changed: make(chan struct{}, 1)}
 	wi, err := c.CoreV1().Pods("default").Watch(context.Background(), metav1.ListOptions{LabelSelector: "bench=kubelet"})
-	must(err)
+	benchutil.Must(err)
 	go func() {
 		for ev := range wi.ResultChan() {
 			p, ok := ev.Object.(*corev1.Pod)
@@ -180,11 +177,11 @@ func (w *runningWatch) wait(names []string, timeout time.Duration) []time.Durati
 
 // hollowNodes measures N hollow nodes in one process.
 func hollowNodes(bin string, n int, idle time.Duration, shared bool) {
-	dir := temp()
+	dir := benchutil.TempDir("skiff-kubelet-bench-")
 	defer os.RemoveAll(dir)
-	srv := start(bin, "server", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1", "--disable-agent")
+	srv := benchutil.Start(bin, "server", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1", "--disable-agent")
 	defer stop(srv)
-	c := client(dir)
+	c := benchutil.Client(dir, 1000, 2000)
 	time.Sleep(5 * time.Second)
 	srvIdle := cpuOver(srv.Process.Pid, 10*time.Second)
 	fmt.Printf("server alone: RSS %s, idle CPU %.3f cores\n", mib(rss(srv.Process.Pid)), srvIdle)
@@ -194,11 +191,11 @@ func hollowNodes(bin string, n int, idle time.Duration, shared bool) {
 	}
 	h := exec.Command(bin, args...)
 	log, err := os.Create(filepath.Join(os.TempDir(), "skiff-hollow-bench.log"))
-	must(err)
+	benchutil.Must(err)
 	defer log.Close()
 	h.Stdout, h.Stderr = log, log
 	t0 := time.Now()
-	must(h.Start())
+	benchutil.Must(h.Start())
 	defer func() { _ = h.Process.Kill(); _ = h.Wait() }()
 	waitNodes(c, n, 15*time.Minute)
 	ready := time.Since(t0)
@@ -248,7 +245,7 @@ func waitServiceAccount(c *kubernetes.Clientset) {
 // cpuTicks is utime+stime of pid in clock ticks (USER_HZ = 100 on Linux).
 func cpuTicks(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	must(err)
+	benchutil.Must(err)
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 	u, _ := strconv.ParseInt(f[11], 10, 64)
@@ -271,7 +268,7 @@ func cpuPair(p1, p2 int, d time.Duration) (float64, float64) {
 // rss is VmRSS of pid in bytes.
 func rss(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	must(err)
+	benchutil.Must(err)
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
@@ -283,30 +280,6 @@ func rss(pid int) int64 {
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
-func pct(l []time.Duration, q int) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	return l[(len(l)-1)*q/100].Round(time.Millisecond)
-}
-
-func start(bin string, args ...string) *exec.Cmd {
-	cmd := exec.Command(bin, args...)
-	out, _ := cmd.StdoutPipe()
-	must(cmd.Start())
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if readyLine.MatchString(sc.Text()) {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return cmd
-		}
-	}
-	panic("server exited before ready")
-}
-
 // stop ends a server gracefully (its agent stops containers and containerd).
 func stop(cmd *exec.Cmd) {
 	_ = cmd.Process.Signal(os.Interrupt)
@@ -317,24 +290,5 @@ func stop(cmd *exec.Cmd) {
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		<-done
-	}
-}
-
-func client(dir string) *kubernetes.Clientset {
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
-	must(err)
-	cfg.QPS, cfg.Burst = 1000, 2000
-	return kubernetes.NewForConfigOrDie(cfg)
-}
-
-func temp() string {
-	d, err := os.MkdirTemp("", "skiff-kubelet-bench-")
-	must(err)
-	return d
-}
-
-func must(err error) {
-	if err != nil {
-		panic(err)
 	}
 }

@@ -9,27 +9,24 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/skiff-sh/skiff/bench/benchutil"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
-
-var readyLine = regexp.MustCompile(`ready at (https://\S+)`)
 
 func main() {
 	bin := flag.String("skiff", "bin/skiff", "skiff binary")
@@ -42,11 +39,11 @@ func main() {
 }
 
 func withCreates(bin string, nodes, pods int) {
-	dir := temp()
+	dir := benchutil.TempDir("skiff-sched-bench-")
 	defer os.RemoveAll(dir)
-	srv := start(bin, "server", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1", "--disable-agent", "--disable-controller-manager")
-	defer stop(srv)
-	c := client(dir)
+	srv := benchutil.Start(bin, "server", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1", "--disable-agent", "--disable-controller-manager")
+	defer benchutil.Kill(srv)
+	c := benchutil.Client(dir, 100000, 100000)
 	makeNodes(c, nodes)
 	w := newBindWatch(c, pods)
 	start := time.Now()
@@ -55,23 +52,23 @@ func withCreates(bin string, nodes, pods int) {
 	lat := w.wait()
 	total := time.Since(start)
 	fmt.Printf("with creates (16 workers, in-process scheduler): created in %v; first create → last bound %v = %.0f pods/s; create→bound p50 %v p99 %v\n",
-		created.Round(time.Millisecond), total.Round(time.Millisecond), float64(pods)/total.Seconds(), pct(lat, 50), pct(lat, 99))
+		created.Round(time.Millisecond), total.Round(time.Millisecond), float64(pods)/total.Seconds(), benchutil.Percentile(lat, 50), benchutil.Percentile(lat, 99))
 	checkNoOvercommit(c)
 }
 
 func alone(bin string, nodes, pods int) {
-	dir := temp()
+	dir := benchutil.TempDir("skiff-sched-bench-")
 	defer os.RemoveAll(dir)
-	srv := start(bin, "apiserver", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1")
-	defer stop(srv)
-	c := client(dir)
+	srv := benchutil.Start(bin, "apiserver", "--data-dir", dir, "--https-port", "0", "--bind-address", "127.0.0.1")
+	defer benchutil.Kill(srv)
+	c := benchutil.Client(dir, 100000, 100000)
 	makeNodes(c, nodes)
 	createPods(c, pods)
 	w := newBindWatch(c, pods)
 	begin := time.Now()
 	sched := exec.Command(bin, "scheduler", "--kubeconfig", filepath.Join(dir, "kubeconfig"), "--bind-address", "")
-	must(sched.Start())
-	defer stop(sched)
+	benchutil.Must(sched.Start())
+	defer benchutil.Kill(sched)
 	lat := w.wait()
 	total := time.Since(begin)
 	_ = lat
@@ -87,7 +84,7 @@ type bindWatch struct {
 // newBindWatch counts pods whose spec.nodeName becomes set; latency is bound-seen − creationTimestamp.
 func newBindWatch(c *kubernetes.Clientset, want int) *bindWatch {
 	w, err := c.CoreV1().Pods("default").Watch(context.Background(), metav1.ListOptions{})
-	must(err)
+	benchutil.Must(err)
 	b := &bindWatch{done: make(chan []time.Duration, 1)}
 	go func() {
 		bound := map[string]bool{}
@@ -101,7 +98,11 @@ func newBindWatch(c *kubernetes.Clientset, want int) *bindWatch {
 				continue
 			}
 			bound[p.Name] = true
-			lat = append(lat, time.Since(p.CreationTimestamp.Time))
+			// creationTimestamp has one-second resolution; the create call's own
+			// start time is the precise one.
+			if t0, ok := createdAt.Load(p.Name); ok {
+				lat = append(lat, time.Since(t0.(time.Time)))
+			}
 			if len(bound) == want {
 				w.Stop()
 				b.done <- lat
@@ -122,15 +123,8 @@ func (b *bindWatch) wait() []time.Duration {
 	}
 }
 
-func pct(l []time.Duration, q int) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	return l[(len(l)-1)*q/100].Round(time.Millisecond)
-}
-
 func makeNodes(c *kubernetes.Clientset, n int) {
-	parallel(n, func(i int) {
+	benchutil.Parallel(n, func(i int) {
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%05d", i),
 			Labels: map[string]string{"kubernetes.io/hostname": fmt.Sprintf("node-%05d", i)}},
 			Status: corev1.NodeStatus{
@@ -139,25 +133,29 @@ func makeNodes(c *kubernetes.Clientset, n int) {
 				Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}},
 			}}
 		_, err := c.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{})
-		must(err)
+		benchutil.Must(err)
 	})
 }
 
+// createdAt records when each pod's create request was sent.
+var createdAt sync.Map
+
 func createPods(c *kubernetes.Clientset, n int) {
-	parallel(n, func(i int) {
+	benchutil.Parallel(n, func(i int) {
+		createdAt.Store(fmt.Sprintf("pod-%06d", i), time.Now())
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%06d", i)},
 			Spec: corev1.PodSpec{Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 				Containers: []corev1.Container{{Name: "c", Image: "skiff.local/pause:1",
 					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}}}}
 		_, err := c.CoreV1().Pods("default").Create(context.Background(), p, metav1.CreateOptions{})
-		must(err)
+		benchutil.Must(err)
 	})
 }
 
 // checkNoOvercommit verifies no node got more than its 4 CPUs of 100m pods.
 func checkNoOvercommit(c *kubernetes.Clientset) {
 	l, err := c.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
-	must(err)
+	benchutil.Must(err)
 	per := map[string]int{}
 	for _, p := range l.Items {
 		per[p.Spec.NodeName]++
@@ -166,62 +164,5 @@ func checkNoOvercommit(c *kubernetes.Clientset) {
 		if n != "" && k > 40 {
 			panic(fmt.Sprintf("node %s over-committed: %d pods of 100m on 4 CPUs", n, k))
 		}
-	}
-}
-
-func parallel(n int, f func(i int)) {
-	work := make(chan int, n)
-	for i := 0; i < n; i++ {
-		work <- i
-	}
-	close(work)
-	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-func start(bin string, args ...string) *exec.Cmd {
-	cmd := exec.Command(bin, args...)
-	out, _ := cmd.StdoutPipe()
-	must(cmd.Start())
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if readyLine.MatchString(sc.Text()) {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return cmd
-		}
-	}
-	panic("server exited before ready")
-}
-
-func stop(cmd *exec.Cmd) { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-
-func client(dir string) *kubernetes.Clientset {
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
-	must(err)
-	cfg.QPS, cfg.Burst = 100000, 100000
-	return kubernetes.NewForConfigOrDie(cfg)
-}
-
-func temp() string {
-	d, err := os.MkdirTemp("", "skiff-sched-bench-")
-	must(err)
-	return d
-}
-
-func must(err error) {
-	if err != nil {
-		panic(err)
 	}
 }
