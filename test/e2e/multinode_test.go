@@ -575,6 +575,34 @@ func TestMultiNode(t *testing.T) {
 		}
 	})
 
+	t.Run("HostPort", func(t *testing.T) {
+		// A pod's hostPort answers on its node's own address (CNI portmap).
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hostport", Namespace: "default"},
+			Spec: corev1.PodSpec{NodeName: c.names["n1"], TerminationGracePeriodSeconds: ptr.To[int64](1),
+				Containers: []corev1.Container{{Name: "app", Image: imagebuild.TestAppImage, ImagePullPolicy: corev1.PullIfNotPresent,
+					Ports: []corev1.ContainerPort{{ContainerPort: webPort, HostPort: 18080}}}}}}
+		if _, err := c.client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = c.client.CoreV1().Pods("default").Delete(ctx, "hostport", metav1.DeleteOptions{}) }()
+		hc := freshClient()
+		url := fmt.Sprintf("http://%s:18080/", c.bed.Node("n1").IP)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			body, err := httpGetStatus(hc, url)
+			if err == nil {
+				if got := hello(body); got != "hostport" {
+					t.Fatalf("hostPort on n1 answered by %q, want the hostport pod", got)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("hostPort 18080 on n1 (%s) never answered: %v", url, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+
 	t.Run("DNSFromPod", func(t *testing.T) {
 		for _, from := range []corev1.Pod{podA, podB} {
 			for _, name := range []string{"web", "web.default", "web.default.svc.cluster.local"} {
