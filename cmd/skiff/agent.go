@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
@@ -27,7 +28,13 @@ func init() {
 		return func(ctx context.Context, cfg *rest.Config) error {
 			// The API server reaches this kubelet with its client certificate,
 			// signed by the cluster CA like every kubelet client.
-			return agent.Run(ctx, agent.Config{DataDir: filepath.Join(o.DataDir, "agent")}, cfg)
+			// A failure (e.g. the kubelet port is taken) is logged by the agent and
+			// ends only this component: the control plane keeps serving.
+			addr := ""
+			if o.KubeletPort != 0 {
+				addr = ":" + strconv.Itoa(o.KubeletPort)
+			}
+			return agent.Run(ctx, agent.Config{DataDir: filepath.Join(o.DataDir, "agent"), KubeletAddress: addr}, cfg)
 		}
 	})
 }
@@ -49,6 +56,7 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.nodeIP, "node-ip", "", "InternalIP to report (default: the default route's source address)")
 	fl.StringVar(&f.cfg.RuntimeEndpoint, "container-runtime-endpoint", "", "use this CRI socket instead of starting containerd")
 	fl.StringVar(&f.cfg.KubeletAddress, "kubelet-address", ":10250", "kubelet server listen address")
+	fl.StringVar(&f.cfg.PodManifestPath, "pod-manifest-path", "", "directory of static pod manifests (YAML/JSON Pods) to run on this node, published as mirror pods")
 	fl.StringVar(&f.cfg.CNIBinDir, "cni-bin-dir", "/usr/lib/cni", "CNI plugin directory")
 	fl.StringVar(&f.clusterDNS, "cluster-dns", dns.DefaultClusterDNS, "nameserver of dnsPolicy ClusterFirst pods (the kube-dns ClusterIP); empty: the node's resolv.conf")
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", network.DefaultClusterCIDR, "pod network of the cluster")

@@ -53,6 +53,7 @@ func serverCmd() *cobra.Command {
 	}
 	serverFlags(cmd, &o)
 	cmd.Flags().BoolVar(&o.DisableAgent, "disable-agent", false, "do not run a node agent in this process")
+	cmd.Flags().IntVar(&o.KubeletPort, "kubelet-port", 10250, "port of the local node's kubelet server")
 	cmd.Flags().BoolVar(&o.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	cmd.Flags().BoolVar(&o.DisableControllers, "disable-controller-manager", false, "do not run the controller manager in this process")
 	cmd.Flags().DurationVar(&o.NodeMonitorPeriod, "node-monitor-period", 5*time.Second, "how often the controller manager checks node heartbeats")

@@ -46,6 +46,10 @@ type Config struct {
 	// ClusterDNS are the nameservers of ClusterFirst pods (the kube-dns ClusterIP);
 	// empty leaves pods with the node's resolv.conf.
 	ClusterDNS []string
+	// PodManifestPath is a directory of static pod manifests (upstream's
+	// --pod-manifest-path); ManifestPeriod how often it is rescanned (20 s).
+	PodManifestPath string
+	ManifestPeriod  time.Duration
 	// Ready, if set, is closed when the kubelet registered its node.
 	Ready chan struct{}
 }
@@ -71,10 +75,20 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
+	// Listen first: a taken port must fail at once with a clear message, not
+	// after containerd started (and a node that never registers is silent).
+	ln, err := net.Listen("tcp", cfg.KubeletAddress)
+	if err != nil {
+		err = fmt.Errorf("kubelet server cannot listen on %s (is another kubelet running? choose another port): %w", cfg.KubeletAddress, err)
+		klog.FromContext(ctx).Error(err, "node agent not started", "node", cfg.NodeName)
+		return err
+	}
+	defer ln.Close()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// Cancel before waiting: the containerd supervisor only returns once ctx ends,
+	// so an early error return must stop it rather than wait on it forever.
+	defer func() { cancel(); wg.Wait() }()
 	endpoint, cniConfDir := cfg.RuntimeEndpoint, ""
 	if endpoint == "" {
 		ctd := &containerd{dir: cfg.DataDir, binDir: cfg.CNIBinDir, pauseImage: cfg.PauseImage}
@@ -109,25 +123,20 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 		return err
 	}
 	kubeletDir := filepath.Join(cfg.DataDir, "kubelet")
-	ln, err := net.Listen("tcp", cfg.KubeletAddress)
-	if err != nil {
-		return fmt.Errorf("kubelet server: %w", err)
-	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	k, err := kubelet.New(kubelet.Config{
 		NodeName: cfg.NodeName, Client: client, Runtime: rt, RootDir: kubeletDir,
 		CNIConfDir: cniConfDir, NodeIP: cfg.NodeIP, Port: port, ClusterDNS: cfg.ClusterDNS,
+		PodManifestPath: cfg.PodManifestPath, ManifestPeriod: cfg.ManifestPeriod,
 	})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	srv, err := kserver.New(kserver.Config{
-		Pods: k, Streamer: rt, CertDir: filepath.Join(kubeletDir, "pki"), NodeName: cfg.NodeName,
+		Pods: k, Streamer: rt, Metrics: k.MetricsHandler(), Stats: k, CertDir: filepath.Join(kubeletDir, "pki"), NodeName: cfg.NodeName,
 		ClientCA: rc.TLSClientConfig.CAData, AllowLocalAnonymous: cfg.AllowLocalAnonymous,
 	})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	wg.Add(1)

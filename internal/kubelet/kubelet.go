@@ -64,6 +64,10 @@ type Config struct {
 	LeaseDuration             time.Duration
 	// Machine describes the host (nil: read /proc and /etc); hollow nodes fake it.
 	Machine *MachineInfo
+	// PodManifestPath is a directory of static pod manifests (empty: none),
+	// rescanned every ManifestPeriod (20 s, upstream's file check frequency).
+	PodManifestPath string
+	ManifestPeriod  time.Duration
 	// NoDisk keeps the kubelet off the filesystem: pod volumes are not
 	// materialized (containers get no mounts) and no log directories are made.
 	// Only for runtimes whose containers never read them (hollow nodes).
@@ -93,6 +97,9 @@ func (c *Config) validate() error {
 	if c.LeasePeriod == 0 {
 		c.LeasePeriod = 10 * time.Second
 	}
+	if c.ManifestPeriod == 0 {
+		c.ManifestPeriod = 20 * time.Second
+	}
 	if c.LeaseDuration == 0 {
 		c.LeaseDuration = 40 * time.Second
 	}
@@ -114,6 +121,8 @@ type Kubelet struct {
 	machine    *MachineInfo
 	nodeIP     net.IP
 	runtimeID  atomic.Pointer[string] // "containerd", from Version
+	metrics    *metrics
+	startTime  metav1.Time
 }
 
 type podEvent struct {
@@ -132,7 +141,8 @@ func New(cfg Config) (*Kubelet, error) {
 	if cfg.NodeIP == nil {
 		cfg.NodeIP = defaultNodeIP()
 	}
-	return &Kubelet{
+	k := &Kubelet{
+		startTime:  metav1.Now(),
 		machine:    cfg.Machine,
 		nodeIP:     cfg.NodeIP,
 		cfg:        cfg,
@@ -140,7 +150,9 @@ func New(cfg Config) (*Kubelet, error) {
 		workerList: make(chan chan map[types.UID]bool),
 		network:    newNetworkState(cfg.CNIConfDir, filepath.Join(cfg.RootDir, "cni")),
 		started:    make(chan struct{}),
-	}, nil
+	}
+	k.metrics = newMetrics(k)
+	return k, nil
 }
 
 // Run registers the node and serves its pods until ctx ends.
@@ -184,6 +196,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	run(hb.run)
 	run(k.dispatch)
 	run(k.collectGarbage)
+	if k.cfg.PodManifestPath != "" {
+		run(k.syncStaticPods)
+	}
 	cache.WaitForCacheSync(ctx.Done(), k.pods.HasSynced, k.nodes.HasSynced)
 	k.startOnce.Do(func() { close(k.started) })
 	logger.Info("kubelet running")

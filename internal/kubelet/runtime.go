@@ -46,3 +46,9 @@ type Streamer interface {
 type PodCIDRUpdater interface {
 	UpdatePodCIDR(ctx context.Context, cidr string) error
 }
+
+// StatsProvider is optionally implemented by runtimes that report resource usage
+// (the CRI's ListContainerStats); without it /stats/summary reports zeros.
+type StatsProvider interface {
+	ListContainerStats(ctx context.Context, filter *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error)
+}

@@ -78,6 +78,7 @@ func (w *worker) sync(ctx context.Context) bool {
 	w.ensureProbes(ctx, obs)
 	st := w.buildStatus(obs)
 	w.writeStatus(ctx, st)
+	w.recordStart(st)
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		w.killPod(ctx, obs, 0)
 		w.terminal = true
@@ -270,7 +271,18 @@ func (w *worker) restartWithBackoff(ctx context.Context, obs *observed, c *corev
 		return
 	}
 	b.restarted()
+	w.k.metrics.restarts.Inc()
 	w.startContainer(ctx, obs, c, cur.GetMetadata().GetAttempt()+1)
+}
+
+// recordStart puts the pod's start latency (first seen → Running) into the
+// histogram once.
+func (w *worker) recordStart(st *corev1.PodStatus) {
+	if w.startRecorded || st.Phase != corev1.PodRunning {
+		return
+	}
+	w.startRecorded = true
+	w.k.metrics.podStart.Observe(time.Since(w.seen).Seconds())
 }
 
 func (w *worker) startCreated(ctx context.Context, cur *runtimeapi.ContainerStatus) {

@@ -60,19 +60,26 @@ type worker struct {
 	podWaiting   waitInfo
 	volumes      *podVolumes
 	terminal     bool
+	// seen is when this kubelet first saw the pod; startRecorded once the pod's
+	// start latency went into the histogram (pods already past Pending when
+	// first seen, e.g. adopted after a restart, are not measured).
+	seen          time.Time
+	startRecorded bool
 }
 
 func newWorker(k *Kubelet, pod *corev1.Pod) *worker {
 	return &worker{
-		k:            k,
-		inbox:        inbox{wake: make(chan struct{}, 1)},
-		pod:          pod,
-		probeResults: make(chan probeResult, 16),
-		probes:       map[probeKey]context.CancelFunc{},
-		probeState:   map[probeKey]bool{},
-		backoff:      map[string]*backoff{},
-		imageErr:     map[string]imageFailure{},
-		exited:       map[string]*runtimeapi.ContainerStatus{},
+		k:             k,
+		inbox:         inbox{wake: make(chan struct{}, 1)},
+		pod:           pod,
+		probeResults:  make(chan probeResult, 16),
+		probes:        map[probeKey]context.CancelFunc{},
+		probeState:    map[probeKey]bool{},
+		backoff:       map[string]*backoff{},
+		imageErr:      map[string]imageFailure{},
+		exited:        map[string]*runtimeapi.ContainerStatus{},
+		seen:          time.Now(),
+		startRecorded: pod.Status.Phase != "" && pod.Status.Phase != corev1.PodPending,
 	}
 }
 
@@ -85,7 +92,10 @@ func (w *worker) run(ctx context.Context) {
 	tick := time.NewTicker(w.k.cfg.SyncPeriod)
 	defer tick.Stop()
 	for {
-		if done := w.sync(ctx); done {
+		began := time.Now()
+		done := w.sync(ctx)
+		w.k.metrics.syncDuration.Observe(time.Since(began).Seconds())
+		if done {
 			logger.V(2).Info("pod worker finished")
 			return
 		}

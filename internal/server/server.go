@@ -41,6 +41,8 @@ type Options struct {
 	DisableScheduler   bool
 	DisableControllers bool
 	DisableAgent       bool
+	// KubeletPort is the local node's kubelet server port (10250 when zero).
+	KubeletPort int
 	// Node lifecycle timings of the in-process controller manager (zero: its
 	// defaults, 5 s and 40 s); tests shorten them.
 	NodeMonitorPeriod      time.Duration

@@ -7,6 +7,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,12 +16,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -31,6 +35,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/agent"
 	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/kubelet/stats"
 	"github.com/skiff-sh/skiff/internal/testserver"
 	"github.com/skiff-sh/skiff/test/images/imagebuild"
 )
@@ -88,7 +93,7 @@ func startNode(t *testing.T) *node {
 	done := make(chan error, 1)
 	go func() {
 		done <- agent.Run(ctx, agent.Config{DataDir: dir, NodeName: n.name, KubeletAddress: ":0",
-			Ready: ready}, srv.Config)
+			PodManifestPath: filepath.Join(dir, "manifests"), ManifestPeriod: time.Second, Ready: ready}, srv.Config)
 	}()
 	t.Cleanup(func() {
 		n.deleteAllPods(t)
@@ -331,6 +336,30 @@ func TestKubeletRealContainers(t *testing.T) {
 		t.Logf("crash: %s (%s), restarts=%d, lastState exit=%d", cs.State.Waiting.Reason, cs.State.Waiting.Message, cs.RestartCount, cs.LastTerminationState.Terminated.ExitCode)
 	})
 
+	t.Run("OOMKilled", func(t *testing.T) {
+		// The hog touches 128 MiB at start against a 32 MiB limit: the kernel's
+		// OOM killer ends it (SIGKILL, 137) and the runtime says OOMKilled.
+		p := testPod("oom", "-listen=", "-alloc-mb=128", "-sleep")
+		p.Spec.Containers[0].Resources = corev1.ResourceRequirements{Limits: corev1.ResourceList{
+			corev1.ResourceMemory: resource.MustParse("32Mi")}}
+		if _, err := pods.Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		oomKilled := func(s *corev1.ContainerStateTerminated) bool {
+			return s != nil && s.Reason == "OOMKilled" && s.ExitCode == 137
+		}
+		p = n.waitPod(t, "oom", 90*time.Second, "OOMKilled and restarted", func(p *corev1.Pod) bool {
+			cs := p.Status.ContainerStatuses
+			return len(cs) == 1 && cs[0].RestartCount >= 1 &&
+				(oomKilled(cs[0].LastTerminationState.Terminated) || oomKilled(cs[0].State.Terminated))
+		})
+		cs := p.Status.ContainerStatuses[0]
+		if p.Status.QOSClass != corev1.PodQOSBurstable && p.Status.QOSClass != corev1.PodQOSGuaranteed {
+			t.Errorf("qosClass %q for a pod with a memory limit", p.Status.QOSClass)
+		}
+		t.Logf("oom: restarts=%d state=%+v lastState=%+v", cs.RestartCount, cs.State, cs.LastTerminationState.Terminated)
+	})
+
 	t.Run("LivenessRestart", func(t *testing.T) {
 		p := testPod("live", "-fail-liveness-after=2s")
 		p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}},
@@ -360,6 +389,87 @@ func TestKubeletRealContainers(t *testing.T) {
 		}
 	})
 
+	t.Run("StaticPod", func(t *testing.T) {
+		manifests := filepath.Join(n.dir, "manifests")
+		if err := os.MkdirAll(manifests, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(manifests, "static.yaml")
+		manifest := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: static
+  labels: {app: static}
+spec:
+  containers:
+  - name: app
+    image: %s
+    imagePullPolicy: IfNotPresent
+`, imagebuild.TestAppImage)
+		if err := os.WriteFile(file, []byte(manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mirror := "static-" + n.name
+		p := n.waitPod(t, mirror, 60*time.Second, "mirror pod Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+		if p.Annotations["kubernetes.io/config.mirror"] == "" || p.Spec.NodeName != n.name {
+			t.Errorf("mirror pod: annotations %v nodeName %q", p.Annotations, p.Spec.NodeName)
+		}
+		if body, err := httpGet("http://" + p.Status.PodIP + ":8080/echo?msg=static"); err != nil || body != "static" {
+			t.Errorf("static pod not serving: %q, %v", body, err)
+		}
+		if err := os.Remove(file); err != nil {
+			t.Fatal(err)
+		}
+		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 45*time.Second, true, func(ctx context.Context) (bool, error) {
+			_, err := pods.Get(ctx, mirror, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+		if err != nil {
+			t.Fatalf("mirror pod still there after its manifest was removed: %v", err)
+		}
+		if _, err := httpGet("http://" + p.Status.PodIP + ":8080/echo?msg=static"); err == nil {
+			t.Errorf("static pod still answers after its manifest was removed")
+		}
+	})
+
+	t.Run("MetricsAndStatsSummary", func(t *testing.T) {
+		metrics, err := n.kubeletGet(t, "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"kubelet_running_pods ", "kubelet_running_containers ",
+			"kubelet_pod_start_duration_seconds_count ", "kubelet_pod_worker_duration_seconds_count{operation=\"sync\"} ",
+			"kubelet_container_restarts_total "} {
+			if v, ok := metricValue(metrics, want); !ok || v < 1 {
+				t.Errorf("metric %q: got %v (present %v), want >= 1", want, v, ok)
+			}
+		}
+		body, err := n.kubeletGet(t, "/stats/summary")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum stats.Summary
+		if err := json.Unmarshal([]byte(body), &sum); err != nil {
+			t.Fatalf("summary: %v\n%s", err, body)
+		}
+		if sum.Node.NodeName != n.name || sum.Node.StartTime.IsZero() {
+			t.Errorf("summary node: %+v", sum.Node)
+		}
+		var web *stats.PodStats
+		for i := range sum.Pods {
+			if sum.Pods[i].PodRef.Name == "web" {
+				web = &sum.Pods[i]
+			}
+		}
+		if web == nil || web.PodRef.UID == "" || len(web.Containers) != 1 || web.Containers[0].Name != "app" {
+			t.Fatalf("summary has no pod web with container app: %s", body)
+		}
+		c := web.Containers[0]
+		if c.Memory == nil || c.Memory.WorkingSetBytes == 0 || c.CPU == nil || c.CPU.UsageCoreNanoSeconds == 0 {
+			t.Errorf("web/app usage from containerd missing: cpu=%+v memory=%+v", c.CPU, c.Memory)
+		}
+	})
+
 	t.Run("DeleteGraceful", func(t *testing.T) {
 		start := time.Now()
 		if err := pods.Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
@@ -382,4 +492,48 @@ func TestKubeletRealContainers(t *testing.T) {
 		}
 		t.Logf("web gone after %v; app saw: %s", took.Round(time.Millisecond), strings.TrimSpace(string(b)))
 	})
+}
+
+// kubeletGet fetches path from the kubelet server with a cluster-CA client certificate.
+func (n *node) kubeletGet(t *testing.T, path string) (string, error) {
+	t.Helper()
+	node, err := n.client.CoreV1().Nodes().Get(context.Background(), n.name, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	pki, err := auth.EnsurePKI(filepath.Join(n.dataDir, "tls"), nil)
+	if err != nil {
+		return "", err
+	}
+	certPEM, keyPEM, err := pki.IssueClientCert("e2e-kubelet-client", nil, time.Hour)
+	if err != nil {
+		return "", err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return "", err
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true}}}
+	resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d%s", node.Status.DaemonEndpoints.KubeletEndpoint.Port, path))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	return string(b), err
+}
+
+// metricValue finds the sample line starting with prefix (name and labels, then a space).
+func metricValue(text, prefix string) (float64, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, prefix)), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
 }

@@ -158,6 +158,18 @@ func (c *Client) ListContainers(ctx context.Context, filter *runtimeapi.Containe
 	return r.Containers, nil
 }
 
+// ListContainerStats is the runtime's CPU and memory usage of containers
+// (the kubelet's /stats/summary).
+func (c *Client) ListContainerStats(ctx context.Context, filter *runtimeapi.ContainerStatsFilter) ([]*runtimeapi.ContainerStats, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.rt.ListContainerStats(ctx, &runtimeapi.ListContainerStatsRequest{Filter: filter})
+	if err != nil {
+		return nil, err
+	}
+	return r.Stats, nil
+}
+
 func (c *Client) ContainerStatus(ctx context.Context, id string) (*runtimeapi.ContainerStatus, error) {
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()

@@ -1,5 +1,5 @@
 // Package server is the kubelet's HTTPS API (port 10250): /healthz, /pods,
-// /containerLogs, and the streaming endpoints /exec, /attach and /portForward,
+// /containerLogs, /metrics, /stats/summary, and the streaming endpoints /exec, /attach and /portForward,
 // which ask the runtime for a streaming URL and proxy the client's connection
 // upgrade (SPDY) to it.
 //
@@ -26,6 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/proxy"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/skiff-sh/skiff/internal/kubelet/stats"
 )
 
 // Pods is what the server needs from the kubelet.
@@ -42,10 +44,18 @@ type Streamer interface {
 	PortForward(ctx context.Context, req *runtimeapi.PortForwardRequest) (string, error)
 }
 
+// Summarizer builds /stats/summary.
+type Summarizer interface {
+	Summary(ctx context.Context) (*stats.Summary, error)
+}
+
 // Config configures the server.
 type Config struct {
 	Pods     Pods
 	Streamer Streamer
+	// Metrics serves /metrics and Stats /stats/summary; nil leaves them out.
+	Metrics  http.Handler
+	Stats    Summarizer
 	NodeName string
 	// CertDir holds the self-signed serving certificate (created on first start).
 	CertDir string
@@ -105,6 +115,12 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("GET /pods", s.servePods)
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
+	if s.cfg.Stats != nil {
+		mux.HandleFunc("GET /stats/summary", s.serveSummary)
+	}
 	mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", s.serveLogs)
 	mux.HandleFunc("/exec/{ns}/{pod}/{container}", s.serveExec)
 	mux.HandleFunc("/attach/{ns}/{pod}/{container}", s.serveAttach)
@@ -155,6 +171,16 @@ func (s *Server) servePods(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(&list)
+}
+
+func (s *Server) serveSummary(w http.ResponseWriter, r *http.Request) {
+	sum, err := s.cfg.Stats.Summary(r.Context())
+	if err != nil {
+		writeStatus(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(sum)
 }
 
 func writeStatus(w http.ResponseWriter, code int, msg string) {
