@@ -414,13 +414,20 @@ spec:
 		if p.Annotations["kubernetes.io/config.mirror"] == "" || p.Spec.NodeName != n.name {
 			t.Errorf("mirror pod: annotations %v nodeName %q", p.Annotations, p.Spec.NodeName)
 		}
-		if body, err := httpGet("http://" + p.Status.PodIP + ":8080/echo?msg=static"); err != nil || body != "static" {
-			t.Errorf("static pod not serving: %q, %v", body, err)
+		// Running means the container started, not that the app listens yet.
+		var body string
+		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+			var gerr error
+			body, gerr = httpGet("http://" + p.Status.PodIP + ":8080/echo?msg=static")
+			return gerr == nil && body == "static", nil
+		})
+		if err != nil {
+			t.Errorf("static pod not serving: last answer %q", body)
 		}
 		if err := os.Remove(file); err != nil {
 			t.Fatal(err)
 		}
-		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 45*time.Second, true, func(ctx context.Context) (bool, error) {
+		err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 45*time.Second, true, func(ctx context.Context) (bool, error) {
 			_, err := pods.Get(ctx, mirror, metav1.GetOptions{})
 			return apierrors.IsNotFound(err), nil
 		})
