@@ -14,6 +14,7 @@ import (
 
 	"github.com/skiff-sh/skiff/internal/agent"
 	"github.com/skiff-sh/skiff/internal/dns"
+	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/network"
 	"github.com/skiff-sh/skiff/internal/server"
 )
@@ -46,6 +47,7 @@ type agentFlags struct {
 	clusterDNS     string
 	clusterCIDR    string
 	disableNodeNet bool
+	evictionHard   string
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
@@ -61,6 +63,7 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.clusterDNS, "cluster-dns", dns.DefaultClusterDNS, "nameserver of dnsPolicy ClusterFirst pods (the kube-dns ClusterIP); empty: the node's resolv.conf")
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", network.DefaultClusterCIDR, "pod network of the cluster")
 	fl.BoolVar(&f.disableNodeNet, "disable-proxy", false, "do not run the node's service proxy, pod network routes and DNS (run `skiff proxy` separately)")
+	fl.StringVar(&f.evictionHard, "eviction-hard", "", "hard eviction thresholds, e.g. memory.available<100Mi,nodefs.available<10% (default: those two); a 0 value disables a signal")
 	fl.BoolVar(&f.cfg.AllowLocalAnonymous, "kubelet-allow-local-anonymous", false, "accept unauthenticated kubelet API requests from this machine's own addresses")
 }
 
@@ -75,6 +78,11 @@ func (f *agentFlags) run() error {
 	if f.nodeIP != "" {
 		if f.cfg.NodeIP = net.ParseIP(f.nodeIP); f.cfg.NodeIP == nil {
 			return fmt.Errorf("--node-ip %q is not an IP", f.nodeIP)
+		}
+	}
+	if f.evictionHard != "" {
+		if f.cfg.EvictionHard, err = kubelet.ParseEvictionHard(f.evictionHard); err != nil {
+			return fmt.Errorf("--eviction-hard: %w", err)
 		}
 	}
 	f.cfg.DataDir = filepath.Join(f.cfg.DataDir, "agent")

@@ -50,6 +50,9 @@ type Config struct {
 	// --pod-manifest-path); ManifestPeriod how often it is rescanned (20 s).
 	PodManifestPath string
 	ManifestPeriod  time.Duration
+	// EvictionHard are the kubelet's hard eviction thresholds (nil: upstream's
+	// defaults); see kubelet.Config.EvictionHard.
+	EvictionHard map[string]string
 	// Ready, if set, is closed when the kubelet registered its node.
 	Ready chan struct{}
 }
@@ -128,6 +131,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 		NodeName: cfg.NodeName, Client: client, Runtime: rt, RootDir: kubeletDir,
 		CNIConfDir: cniConfDir, NodeIP: cfg.NodeIP, Port: port, ClusterDNS: cfg.ClusterDNS,
 		PodManifestPath: cfg.PodManifestPath, ManifestPeriod: cfg.ManifestPeriod,
+		EvictionHard: cfg.EvictionHard,
 	})
 	if err != nil {
 		return err

@@ -72,6 +72,14 @@ type Config struct {
 	// materialized (containers get no mounts) and no log directories are made.
 	// Only for runtimes whose containers never read them (hollow nodes).
 	NoDisk bool
+	// EvictionHard are the hard node-pressure eviction thresholds, signal ->
+	// quantity or percentage ({"memory.available": "100Mi"}); nil takes
+	// DefaultEvictionHard. Signals measures the node (nil: the host's /proc and
+	// RootDir's filesystem; NoDisk nodes never report pressure), every
+	// EvictionPeriod (10 s).
+	EvictionHard   map[string]string
+	Signals        SignalProvider
+	EvictionPeriod time.Duration
 }
 
 func (c *Config) validate() error {
@@ -123,6 +131,7 @@ type Kubelet struct {
 	runtimeID  atomic.Pointer[string] // "containerd", from Version
 	metrics    *metrics
 	startTime  metav1.Time
+	eviction   *evictionManager
 }
 
 type podEvent struct {
@@ -152,6 +161,11 @@ func New(cfg Config) (*Kubelet, error) {
 		started:    make(chan struct{}),
 	}
 	k.metrics = newMetrics(k)
+	ev, err := newEvictionManager(k)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet: %w", err)
+	}
+	k.eviction = ev
 	return k, nil
 }
 
@@ -181,6 +195,8 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return err
 	}
 	hb.nodes = k.nodes
+	hb.eviction = k.eviction
+	k.eviction.changed = func() { poke(hb.wake) }
 	if err := hb.register(ctx); err != nil {
 		return err
 	}
@@ -196,6 +212,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	run(hb.run)
 	run(k.dispatch)
 	run(k.collectGarbage)
+	run(k.eviction.run)
 	if k.cfg.PodManifestPath != "" {
 		run(k.syncStaticPods)
 	}

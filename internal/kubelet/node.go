@@ -32,10 +32,14 @@ type heartbeat struct {
 	runtime string // "containerd://1.6.20"
 	nodeUID string
 	podCIDR string // last one given to a PodCIDRUpdater runtime
+	// eviction publishes the pressure conditions; it pokes wake when they change
+	// so the status is written without waiting for the next tick.
+	eviction *evictionManager
+	wake     chan struct{}
 }
 
 func newHeartbeat(ctx context.Context, cfg Config, network *networkState) (*heartbeat, error) {
-	return &heartbeat{cfg: cfg, machine: cfg.Machine, network: network}, nil
+	return &heartbeat{cfg: cfg, machine: cfg.Machine, network: network, wake: make(chan struct{}, 1)}, nil
 }
 
 // register creates the Node, or adopts an existing one of the same name, retrying
@@ -80,8 +84,9 @@ func (h *heartbeat) run(ctx context.Context) {
 	defer status.Stop()
 	lease := time.NewTicker(h.cfg.LeasePeriod)
 	defer lease.Stop()
-	// Node changes (podCIDR assigned, status overwritten) wake the status loop.
-	changed := make(chan struct{}, 1)
+	// Node changes (podCIDR assigned, status overwritten) and pressure changes
+	// wake the status loop.
+	changed := h.wake
 	if _, err := h.nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { poke(changed) },
 		UpdateFunc: func(any, any) { poke(changed) },
@@ -198,13 +203,32 @@ func (h *heartbeat) desiredStatus(node *corev1.Node, prev *corev1.NodeStatus) *c
 	}
 	ready, reason, msg := h.readiness()
 	now := metav1.Now()
-	st.Conditions = []corev1.NodeCondition{
-		condition(prev, corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", now),
-		condition(prev, corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", now),
-		condition(prev, corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available", now),
-		condition(prev, corev1.NodeReady, ready, reason, msg, now),
-	}
+	st.Conditions = append(pressureConditions(prev, h.eviction.pressure(), now),
+		condition(prev, corev1.NodeReady, ready, reason, msg, now))
 	return st
+}
+
+// pressureConditions are MemoryPressure, DiskPressure and PIDPressure with
+// upstream's reasons and messages; the node lifecycle controller turns the True
+// ones into node.kubernetes.io/*-pressure NoSchedule taints.
+func pressureConditions(prev *corev1.NodeStatus, p pressure, now metav1.Time) []corev1.NodeCondition {
+	pick := func(t corev1.NodeConditionType, under bool, okReason, okMsg, badReason, badMsg string) corev1.NodeCondition {
+		if under {
+			return condition(prev, t, corev1.ConditionTrue, badReason, badMsg, now)
+		}
+		return condition(prev, t, corev1.ConditionFalse, okReason, okMsg, now)
+	}
+	return []corev1.NodeCondition{
+		pick(corev1.NodeMemoryPressure, p.memory,
+			"KubeletHasSufficientMemory", "kubelet has sufficient memory available",
+			"KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+		pick(corev1.NodeDiskPressure, p.disk,
+			"KubeletHasNoDiskPressure", "kubelet has no disk pressure",
+			"KubeletHasDiskPressure", "kubelet has disk pressure"),
+		pick(corev1.NodePIDPressure, p.pid,
+			"KubeletHasSufficientPID", "kubelet has sufficient PID available",
+			"KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
+	}
 }
 
 // readiness is Ready=True when the runtime answers and the pod network is
