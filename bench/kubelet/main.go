@@ -101,6 +101,24 @@ func realNode(bin string, n, batch int) {
 	fmt.Printf("real node pod startup, %d pods of skiff.local/testapp:1 in batches of %d: p50 %v, p99 %v, max %v (goal p99 < 2s; upstream SLO 5s)\n",
 		len(lat), batch, benchutil.Percentile(lat, 50), benchutil.Percentile(lat, 99), lat[len(lat)-1].Round(time.Millisecond))
 	fmt.Printf("with %d pods running: server RSS %s, agent (kubelet) RSS %s\n\n", n+1, mib(rss(srv.Process.Pid)), mib(rss(agent.Process.Pid)))
+	deleteAllPods(c)
+}
+
+// deleteAllPods removes the bench's pods and waits until the kubelet has stopped them:
+// a stopped agent leaves running containers alone (a restarted kubelet adopts them),
+// so they must go before it does.
+func deleteAllPods(c *kubernetes.Clientset) {
+	ctx := context.Background()
+	benchutil.Must(c.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}))
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		l, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		if err == nil && len(l.Items) == 0 {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	fmt.Println("warning: pods still present after 2 minutes; their containers may outlive the bench")
 }
 
 func create(c *kubernetes.Clientset, name string) {

@@ -264,6 +264,15 @@ func notDone(list []corev1.ContainerStatus) []string {
 func (w *worker) failedStatus(obs *observed, reason, msg string) *corev1.PodStatus {
 	st := w.buildStatus(obs)
 	st.Phase, st.Reason, st.Message = corev1.PodFailed, reason, msg
+	// A failed pod is never ready, even if obs still showed a running container.
+	for i := range st.ContainerStatuses {
+		st.ContainerStatuses[i].Ready = false
+	}
+	for i := range st.Conditions {
+		if c := &st.Conditions[i]; (c.Type == corev1.PodReady || c.Type == corev1.ContainersReady) && c.Status == corev1.ConditionTrue {
+			c.Status, c.Reason, c.Message, c.LastTransitionTime = corev1.ConditionFalse, "PodFailed", "", metav1.Now()
+		}
+	}
 	return st
 }
 

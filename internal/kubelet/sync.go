@@ -67,6 +67,9 @@ func (w *worker) sync(ctx context.Context) bool {
 	}
 	if w.deadlineExceeded() {
 		w.killPod(ctx, obs, 0)
+		// The final status must show the containers as stopped, not as they were
+		// before the kill: it is never rewritten for a terminal pod.
+		w.refreshContainers(ctx, obs)
 		w.writeStatus(ctx, w.failedStatus(obs, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"))
 		w.terminal = true
 		return false
@@ -159,6 +162,21 @@ func (w *worker) observe(ctx context.Context) (*observed, error) {
 		sort.Slice(a, func(i, j int) bool { return a[i].GetMetadata().GetAttempt() > a[j].GetMetadata().GetAttempt() })
 	}
 	return obs, nil
+}
+
+// refreshContainers re-reads the runtime state of obs's containers in place (the
+// sandbox may be stopped already, so observe would no longer list them).
+func (w *worker) refreshContainers(ctx context.Context, obs *observed) {
+	for _, attempts := range obs.containers {
+		for i, a := range attempts {
+			if a.State == runtimeapi.ContainerState_CONTAINER_EXITED {
+				continue
+			}
+			if st, err := w.k.cfg.Runtime.ContainerStatus(ctx, a.Id); err == nil {
+				attempts[i] = st
+			}
+		}
+	}
 }
 
 func (w *worker) startSandbox(ctx context.Context, obs *observed) error {

@@ -13,9 +13,14 @@
 //	GET /alloc?mb=N  allocate and touch N MiB
 //	GET /resolve?name=N  the addresses N resolves to from inside the pod, one a line
 //	GET /get?url=U   fetch U from inside the pod and relay status and body (pod-to-pod tests)
+//	GET /file?path=P the content of file P inside the container (404 if missing)
+//	GET /uid         "uid=U gid=G groups=G1,G2" of the serving process
 //
-// As there is no shell in the image, a few tool modes serve exec and exec probes:
-// `testapp env`, `testapp echo ARGS...`, `testapp cat FILE`, `testapp exit N`.
+// As there is no shell in the image, a few tool modes serve exec, exec probes,
+// hooks and init containers: `testapp env`, `testapp echo ARGS...`,
+// `testapp cat FILE`, `testapp exit N`, `testapp id` (as /uid),
+// `testapp append FILE TEXT...` (appends one
+// line, creating the file).
 package main
 
 import (
@@ -144,6 +149,15 @@ func routes() http.Handler {
 		fmt.Fprintln(w, strings.Join(sortedEnv(), "\n"))
 	})
 	mux.HandleFunc("/resolve", resolve)
+	mux.HandleFunc("/file", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		_, _ = w.Write(b)
+	})
+	mux.HandleFunc("/uid", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, identity()) })
 	mux.HandleFunc("/get", fetch)
 	mux.HandleFunc("/healthz", flagHandler(&liveFailing, http.StatusInternalServerError))
 	mux.HandleFunc("/readyz", flagHandler(&readyFailing, http.StatusServiceUnavailable))
@@ -230,6 +244,16 @@ func fetch(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, resp.Body)
 }
 
+// identity is "uid=U gid=G groups=G1,G2" of this process.
+func identity() string {
+	groups, _ := os.Getgroups()
+	gs := make([]string, len(groups))
+	for i, g := range groups {
+		gs[i] = strconv.Itoa(g)
+	}
+	return fmt.Sprintf("uid=%d gid=%d groups=%s", os.Getuid(), os.Getgid(), strings.Join(gs, ","))
+}
+
 // tool runs a one-shot subcommand and returns its exit code.
 func tool(name string, args []string) int {
 	switch name {
@@ -245,6 +269,26 @@ func tool(name string, args []string) int {
 				return 1
 			}
 			os.Stdout.Write(b)
+		}
+	case "id":
+		fmt.Println(identity())
+	case "append":
+		if len(args) < 1 {
+			fmt.Fprintln(os.Stderr, "testapp append: FILE TEXT...")
+			return 2
+		}
+		f, err := os.OpenFile(args[0], os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o666)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		_, err = fmt.Fprintln(f, strings.Join(args[1:], " "))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
 	case "exit":
 		code := 0
