@@ -35,7 +35,9 @@ func init() {
 			if o.KubeletPort != 0 {
 				addr = ":" + strconv.Itoa(o.KubeletPort)
 			}
-			return agent.Run(ctx, agent.Config{DataDir: filepath.Join(o.DataDir, "agent"), KubeletAddress: addr}, cfg)
+			// ClusterFirst pods resolve through kube-dns, served by this node's DNS.
+			return agent.Run(ctx, agent.Config{DataDir: filepath.Join(o.DataDir, "agent"), KubeletAddress: addr,
+				ClusterDNS: []string{dns.DefaultClusterDNS}}, cfg)
 		}
 	})
 }
