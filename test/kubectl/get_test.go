@@ -187,7 +187,11 @@ func TestGetWatch(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 		k.ok("label", "pod", "w-1", "app=gone", "--overwrite")
-		if !sel.waitFor(10*time.Second, func(s string) bool { return rowFields(s, "DELETED") != nil && rowFields(s, "DELETED")[1] == "w-1" }) {
+		if !sel.waitFor(10*time.Second, func(s string) bool {
+			// The output is read as it streams: a row may still be half written.
+			f := rowFields(s, "DELETED")
+			return len(f) >= 2 && f[1] == "w-1"
+		}) {
 			t.Fatalf("relabelled pod did not leave the watched selection:\n%s", sel.stop())
 		}
 		if h := header(sel.stop()); len(h) < 2 || h[0] != "EVENT" || h[1] != "NAME" {
