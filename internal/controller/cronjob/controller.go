@@ -4,7 +4,6 @@ import (
 	"context"
 
 	batchv1 "k8s.io/api/batch/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
@@ -64,8 +63,8 @@ func (c *Controller) jobEvent(obj any) {
 	if !ok {
 		return
 	}
-	ref := metav1.GetControllerOf(job)
-	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
+	ref := ctrlutil.ControllerRefOf(job, controllerKind)
+	if ref == nil {
 		return
 	}
 	c.loop.Queue.Add(job.Namespace + "/" + ref.Name)

@@ -1,11 +1,13 @@
 package ctrlutil
 
 import (
-	"k8s.io/client-go/tools/cache"
 	"time"
+
+	"k8s.io/client-go/tools/cache"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // IsPodActive reports whether the pod still counts towards a controller's
@@ -66,4 +68,14 @@ func Untombstone(obj any) any {
 		return t.Obj
 	}
 	return obj
+}
+
+// ControllerRefOf returns obj's controller reference when it names a controller
+// of kind gvk, else nil.
+func ControllerRefOf(obj metav1.Object, gvk schema.GroupVersionKind) *metav1.OwnerReference {
+	ref := metav1.GetControllerOf(obj)
+	if ref == nil || ref.Kind != gvk.Kind || ref.APIVersion != gvk.GroupVersion().String() {
+		return nil
+	}
+	return ref
 }

@@ -124,8 +124,8 @@ func (c *Controller) podEvent(obj any, created, deleted bool) {
 	if !ok {
 		return
 	}
-	ref := metav1.GetControllerOf(pod)
-	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
+	ref := ctrlutil.ControllerRefOf(pod, controllerKind)
+	if ref == nil {
 		return
 	}
 	job, err := c.jobLister.Jobs(pod.Namespace).Get(ref.Name)

@@ -9,7 +9,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -86,8 +85,8 @@ func (c *Controller) podEvent(obj any) {
 	if !ok {
 		return
 	}
-	ref := metav1.GetControllerOf(pod)
-	if ref == nil || ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
+	ref := ctrlutil.ControllerRefOf(pod, controllerKind)
+	if ref == nil {
 		return
 	}
 	set, err := c.setLister.StatefulSets(pod.Namespace).Get(ref.Name)
