@@ -58,10 +58,13 @@ type Config struct {
 	Labels map[string]string
 	// SyncPeriod is how often each pod worker compares runtime state (1 s).
 	SyncPeriod time.Duration
-	// StatusPeriod is the node status interval (10 s); LeasePeriod the Lease
-	// renewal interval (10 s) and LeaseDuration its validity (40 s).
-	StatusPeriod, LeasePeriod time.Duration
-	LeaseDuration             time.Duration
+	// StatusPeriod is how often the node status is computed (10 s, upstream's
+	// nodeStatusUpdateFrequency); it is written only when it changed or when
+	// StatusReportPeriod (5 min, nodeStatusReportFrequency) has passed since
+	// the last write. The Lease, renewed every LeasePeriod (10 s) and valid for
+	// LeaseDuration (40 s), is the heartbeat the node controller watches.
+	StatusPeriod, StatusReportPeriod time.Duration
+	LeasePeriod, LeaseDuration       time.Duration
 	// Machine describes the host (nil: read /proc and /etc); hollow nodes fake it.
 	Machine *MachineInfo
 	// PodManifestPath is a directory of static pod manifests (empty: none),
@@ -101,6 +104,9 @@ func (c *Config) validate() error {
 	}
 	if c.StatusPeriod == 0 {
 		c.StatusPeriod = 10 * time.Second
+	}
+	if c.StatusReportPeriod == 0 {
+		c.StatusReportPeriod = 5 * time.Minute
 	}
 	if c.LeasePeriod == 0 {
 		c.LeasePeriod = 10 * time.Second
