@@ -49,7 +49,7 @@ func (n *networkState) ensure(podCIDR string) error {
 	if err != nil {
 		return fmt.Errorf("node podCIDR %q: %w", podCIDR, err)
 	}
-	if err := clearStaleBridge(bridgeName, cidr); err != nil {
+	if err := clearStaleBridge(BridgeName, cidr); err != nil {
 		return err
 	}
 	conf := map[string]any{
@@ -57,7 +57,7 @@ func (n *networkState) ensure(podCIDR string) error {
 		"name":       "skiff",
 		"plugins": []any{
 			map[string]any{
-				"type": "bridge", "bridge": bridgeName, "isGateway": true, "ipMasq": true, "hairpinMode": true,
+				"type": "bridge", "bridge": BridgeName, "isGateway": true, "ipMasq": true, "hairpinMode": true,
 				"ipam": map[string]any{
 					"type":    "host-local",
 					"ranges":  [][]map[string]string{{{"subnet": podCIDR}}},
@@ -86,8 +86,8 @@ func (n *networkState) ensure(podCIDR string) error {
 	return nil
 }
 
-// bridgeName is the pods' Linux bridge.
-const bridgeName = "cni0"
+// BridgeName is the pods' Linux bridge.
+const BridgeName = "cni0"
 
 // clearStaleBridge removes IPv4 addresses outside cidr from the bridge: after the
 // node's podCIDR changed (or a previous cluster used this host) the bridge plugin

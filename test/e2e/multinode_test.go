@@ -745,6 +745,50 @@ func TestMultiNode(t *testing.T) {
 		}
 	})
 
+	t.Run("KillallLeavesNothing", func(t *testing.T) {
+		dir := c.dir("n2")
+		podNetns := podNetnsFiles(t, dir)
+		if len(podNetns) < 2 {
+			t.Fatalf("found %d pod network namespaces of n2 before killall, want its 2 pods'", len(podNetns))
+		}
+		out := c.bed.Run(t, "n2", c.bin, "killall", "--data-dir", dir)
+		t.Logf("skiff killall:\n%s", out)
+		if p := procsMentioning(dir); len(p) > 0 {
+			t.Errorf("processes still running on %s after killall: %v", dir, p)
+		}
+		if m := mountsUnder(t, dir); len(m) > 0 {
+			t.Errorf("mounts left under %s: %v", dir, m)
+		}
+		if out, err := c.bed.Command("n2", "ip", "link", "show", "cni0").CombinedOutput(); err == nil {
+			t.Errorf("bridge cni0 still present in n2:\n%s", out)
+		}
+		if tables := c.bed.Run(t, "n2", "nft", "list", "tables"); strings.Contains(tables, "skiff") {
+			t.Errorf("nftables tables left in n2:\n%s", tables)
+		}
+		for _, f := range podNetns {
+			if _, err := os.Stat(f); err == nil {
+				t.Errorf("pod network namespace %s left after killall", f)
+			}
+		}
+		// The pods really are gone: n2's pod answers no more.
+		victim := byNode(c.waitWeb(t, 4, 10*time.Second, "pods before restart", spread))[c.names["n2"]][0]
+		if body, err := c.inNode(t, "n0", fmt.Sprintf("http://%s:%d/", victim.Status.PodIP, webPort)); err == nil {
+			t.Fatalf("pod %s on n2 still answered after killall: %q", victim.Name, body)
+		}
+		// The data is kept: the agent starts again on it and runs its pods anew.
+		c.start(t, "n2", c.args["n2"]...)
+		c.waitNodeReady(t, "n2", 60*time.Second)
+		waitFor(t, 90*time.Second, "n2's pods answering again after killall and restart", func() bool {
+			p, err := c.client.CoreV1().Pods("default").Get(ctx, victim.Name, metav1.GetOptions{})
+			if err != nil || p.Status.PodIP == "" {
+				return false
+			}
+			body, err := c.inNode(t, "n0", fmt.Sprintf("http://%s:%d/", p.Status.PodIP, webPort))
+			return err == nil && hello(body) == victim.Name
+		})
+		c.waitWeb(t, 4, 60*time.Second, "pods after killall and agent restart", spread)
+	})
+
 	t.Run("KillNode", func(t *testing.T) {
 		n2 := c.names["n2"]
 		c.bed.LinkDown(t, "n2")
@@ -818,6 +862,82 @@ func restartCounts(t *testing.T, c *cluster, node string) map[string]int32 {
 		}
 		for _, cs := range p.Status.ContainerStatuses {
 			out[p.Name] += cs.RestartCount
+		}
+	}
+	return out
+}
+
+// podNetnsFiles lists the /run/netns files of the pods of the node on dir: the
+// namespaces of the processes whose parent is one of that node's containerd shims.
+func podNetnsFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	shim := map[string]bool{}
+	parent := map[string]string{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil &&
+			strings.Contains(string(b), "containerd-shim") && strings.Contains(string(b), dir+"/") {
+			shim[e.Name()] = true
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+			if i := strings.LastIndexByte(string(st), ')'); i > 0 {
+				if f := strings.Fields(string(st)[i+1:]); len(f) > 1 {
+					parent[e.Name()] = f[1]
+				}
+			}
+		}
+	}
+	inodes := map[uint64]bool{}
+	for pid, ppid := range parent {
+		var st syscall.Stat_t
+		if shim[ppid] && syscall.Stat(filepath.Join("/proc", pid, "ns", "net"), &st) == nil {
+			inodes[st.Ino] = true
+		}
+	}
+	var out []string
+	files, err := os.ReadDir("/run/netns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		var st syscall.Stat_t
+		p := filepath.Join("/run/netns", f.Name())
+		if syscall.Stat(p, &st) == nil && inodes[st.Ino] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// procsMentioning lists the command lines of processes that name a path under dir.
+func procsMentioning(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && (strings.Contains(string(b), dir+"/") || strings.Contains(string(b), dir+"\x00")) {
+			out = append(out, strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func mountsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			out = append(out, f[4])
 		}
 	}
 	return out
