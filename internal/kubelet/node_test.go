@@ -144,4 +144,3 @@ func readyCondition(n *corev1.Node) *corev1.NodeCondition {
 	}
 	return nil
 }
-
