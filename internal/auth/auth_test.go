@@ -106,6 +106,26 @@ func TestEnsurePKIReuseAndRegenerate(t *testing.T) {
 	}
 }
 
+// A missing CA certificate beside what it signed is refused, never silently replaced.
+func TestEnsurePKIRefusesANewCABesideOldCertificates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	p := mustPKI(t, dir)
+	if err := os.Remove(p.CACertFile); err != nil {
+		t.Fatal(err)
+	}
+	admin := readFile(t, p.AdminCertFile)
+	_, err := EnsurePKI(dir, nil)
+	if err == nil || !strings.Contains(err.Error(), "ca.crt is missing") || !strings.Contains(err.Error(), "admin.crt") {
+		t.Fatalf("want a refusal naming the missing CA and the certificates it signed, got %v", err)
+	}
+	if _, serr := os.Stat(p.CACertFile); serr == nil {
+		t.Error("a new CA certificate was written")
+	}
+	if !bytes.Equal(admin, readFile(t, p.AdminCertFile)) {
+		t.Error("the admin certificate was replaced")
+	}
+}
+
 func TestServingCertSANs(t *testing.T) {
 	p := mustPKI(t, t.TempDir())
 	cert := parseCertFile(t, p.ServingCertFile)

@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -157,6 +158,12 @@ func (p *PKI) ServerTLSConfig() (*tls.Config, error) {
 func (p *PKI) ensureCA() error {
 	certPEM, err := os.ReadFile(p.CACertFile)
 	if errors.Is(err, os.ErrNotExist) {
+		// A new CA is right only for a new cluster: minting one beside certificates
+		// the old CA signed would silently invalidate every kubeconfig and node.
+		if signed := p.signedFiles(); len(signed) > 0 {
+			return fmt.Errorf("pki: %s is missing but %s (its key and the certificates it signed) are still there: restore the CA certificate from a backup, or remove %s to start a new CA (every kubeconfig and node certificate then has to be issued again)",
+				p.CACertFile, strings.Join(signed, ", "), filepath.Dir(p.CACertFile))
+		}
 		return p.createCA()
 	}
 	if err != nil {
@@ -181,6 +188,18 @@ func (p *PKI) ensureCA() error {
 		}
 	}
 	return nil
+}
+
+// signedFiles lists the files of this PKI that only exist once a CA has: its key
+// and the certificates it issued.
+func (p *PKI) signedFiles() []string {
+	var out []string
+	for _, f := range []string{p.CAKeyFile, p.ServingCertFile, p.AdminCertFile} {
+		if _, err := os.Stat(f); err == nil {
+			out = append(out, filepath.Base(f))
+		}
+	}
+	return out
 }
 
 func (p *PKI) createCA() error {

@@ -127,7 +127,7 @@ func startEmbedded(ctx context.Context, cfg Config) (*Etcd, error) {
 	ecfg.LogLevel = "warn"
 	srv, err := embed.StartEtcd(ecfg)
 	if err != nil {
-		return nil, fmt.Errorf("etcd: start embedded server: %w", err)
+		return nil, fmt.Errorf("the embedded etcd in %s does not start (%v): if its data is damaged, move the directory aside to start an empty cluster, or restore a backup", cfg.DataDir, err)
 	}
 	select {
 	case <-srv.Server.ReadyNotify():
@@ -246,6 +246,9 @@ func quietLogger(closing *atomic.Bool) (*zap.Logger, error) {
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(zapcore.WarnLevel)
 	zc.Sampling = nil
+	// A failure is reported to the user as one line by the caller; etcd's own
+	// error log lines need no Go stack trace.
+	zc.DisableStacktrace = true
 	lg, err := zc.Build(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 		return &mutedCore{Core: c, closing: closing}
 	}))

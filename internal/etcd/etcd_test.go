@@ -189,3 +189,44 @@ func TestExternalUnreachableFails(t *testing.T) {
 		t.Fatal("Start against an unreachable endpoint succeeded")
 	}
 }
+
+// A damaged WAL must end start-up with an error that says what to do, not hang.
+func TestEmbeddedDamagedDataFailsClearly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "etcd")
+	ctx := context.Background()
+	e := startT(t, Config{DataDir: dir})
+	if _, err := e.Client().Put(ctx, "/registry/x", "hello"); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wals, err := filepath.Glob(filepath.Join(dir, "member", "wal", "*.wal"))
+	if err != nil || len(wals) == 0 {
+		t.Fatalf("no WAL files in %s: %v", dir, err)
+	}
+	b, err := os.ReadFile(wals[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 200; i < 4000 && i < len(b); i += 7 {
+		b[i] ^= 0xff
+	}
+	if err := os.WriteFile(wals[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	e2, err := Start(ctx, Config{DataDir: dir})
+	if err == nil {
+		e2.Close()
+		t.Fatal("started on a damaged WAL")
+	}
+	if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "move the directory aside") {
+		t.Errorf("error should name the directory and the way out: %v", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("failing took %v", d)
+	}
+}

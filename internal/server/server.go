@@ -69,6 +69,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, err
 	}
+	unlock, err := lockDataDir(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	serving := false
+	defer func() {
+		if !serving {
+			unlock()
+		}
+	}()
 	store, err := etcd.Start(ctx, etcd.Config{DataDir: filepath.Join(opts.DataDir, "etcd"), Servers: opts.EtcdServers,
 		CAFile: opts.EtcdCAFile, CertFile: opts.EtcdCertFile, KeyFile: opts.EtcdKeyFile})
 	if err != nil {
@@ -127,8 +137,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	go func() {
 		err := api.Serve(ctx, ln, tlsConfig)
 		store.Close()
+		unlock()
 		s.done <- err
 	}()
+	serving = true // the serving goroutine releases the lock from here on
 	if err := bootstrapWithRetry(ctx, api); err != nil {
 		return nil, err
 	}
