@@ -23,14 +23,21 @@ import (
 // repair loop (tests run passes themselves) or compaction (they read old revisions).
 func newEtcdServer(t *testing.T, cidr string) *Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	e, err := etcd.Start(ctx, etcd.Config{DataDir: filepath.Join(t.TempDir(), "etcd")})
+	return newEtcdServerWith(t, Config{ServiceCIDR: cidr})
+}
+
+func newEtcdServerWith(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	e, err := etcd.Start(context.Background(), etcd.Config{DataDir: filepath.Join(t.TempDir(), "etcd")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	s, err := New(ctx, Config{Etcd: e.Client(), ServiceCIDR: cidr, RepairInterval: -1, CompactInterval: -1})
+	// Cancelled before etcd closes (cleanups run last first): the stores stop quietly.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	cfg.Etcd, cfg.RepairInterval, cfg.CompactInterval = e.Client(), -1, -1
+	s, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

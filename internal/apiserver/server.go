@@ -54,6 +54,9 @@ type Config struct {
 	// DisableManagedFields turns off metadata.managedFields tracking on writes
 	// (server-side apply still works; it starts tracking from the first apply).
 	DisableManagedFields bool
+	// Admission builds the admission chain from a reader of the server's objects
+	// (nil: admission.Default).
+	Admission func(admission.Reader) admission.Chain
 	// RepairInterval is how often Service IP and NodePort claims are checked against
 	// the Services (0: 3 minutes; <0: never).
 	RepairInterval time.Duration
@@ -94,7 +97,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.registry = reg
-	s.admission = admission.Default(cacheReader{s})
+	if cfg.Admission == nil {
+		cfg.Admission = admission.Default
+	}
+	s.admission = cfg.Admission(cacheReader{s})
 	for i := range s.resources {
 		r := &s.resources[i]
 		if !r.HasVerb("list") {

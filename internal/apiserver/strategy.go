@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/google/uuid"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,7 +34,6 @@ func (s *Server) prepareCreate(ctx context.Context, ri requestInfo, obj runtime.
 	m.CreationTimestamp = metav1.Now()
 	m.ResourceVersion, m.SelfLink = "", ""
 	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = nil, nil
-	m.Generation = 0
 	st := s.strategy(ri)
 	st.Default(obj)
 	attrs := attributes(ctx, admission.Create, ri, m.Name, obj, nil, dryRun)
@@ -86,7 +84,7 @@ func (s *Server) prepareUpdate(ctx context.Context, ri requestInfo, obj, current
 	case "status":
 		obj = st.Status.PrepareForUpdate(obj, current)
 	case "finalize":
-		obj = withFinalizersOnly(current, obj)
+		obj = st.PrepareForFinalize(obj, current)
 	}
 	m, _ = metaAccessor(obj)
 	keepServerMetadata(m, cm)
@@ -130,17 +128,6 @@ func addsFinalizer(now, before []string) bool {
 		}
 	}
 	return false
-}
-
-// withFinalizersOnly applies a namespace /finalize write: only spec.finalizers change.
-func withFinalizersOnly(current, obj runtime.Object) runtime.Object {
-	out := current.DeepCopyObject().(*corev1.Namespace)
-	in, ok := obj.(*corev1.Namespace)
-	if ok {
-		out.Spec.Finalizers = in.Spec.Finalizers
-		out.ResourceVersion = in.ResourceVersion
-	}
-	return out
 }
 
 func invalid(obj runtime.Object, name string, errs field.ErrorList) error {

@@ -30,6 +30,9 @@ func init() {
 				}
 			},
 		},
+		// The namespace controller empties spec.finalizers through /finalize once the
+		// namespace's content is gone.
+		finalize:         func(dst, src *corev1.Namespace) { dst.Spec.Finalizers = src.Spec.Finalizers },
 		fields:           func(ns *corev1.Namespace) fields.Set { return fields.Set{"status.phase": string(ns.Status.Phase)} },
 		prepareForDelete: func(ns *corev1.Namespace) { ns.Status.Phase = corev1.NamespaceTerminating },
 		// The object goes only once spec.finalizers is empty too.

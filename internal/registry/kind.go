@@ -33,6 +33,8 @@ type kind[T runtime.Object] struct {
 	status *status[T]
 	// scale is set iff the catalog serves a scale subresource.
 	scale *scale[T]
+	// finalize copies src's spec.finalizers into dst; set iff the catalog serves /finalize.
+	finalize func(dst, src T)
 	// fields are the kind's selectable fields beyond metadata.name/namespace.
 	fields func(T) fields.Set
 	// gracePeriod, prepareForDelete and finalizing: see DeleteStrategy.
@@ -102,6 +104,14 @@ func (k kind[T]) build(res *catalog.Resource, _ Options) (*Strategy, error) {
 		st.Scale = &ScaleStrategy{
 			Replicas:    func(obj runtime.Object) (int32, int32, string) { return sc.get(obj.(T)) },
 			SetReplicas: func(obj runtime.Object, n int32) { sc.set(obj.(T), n) },
+		}
+	}
+	if k.finalize != nil {
+		st.PrepareForFinalize = func(obj, old runtime.Object) runtime.Object {
+			out := old.DeepCopyObject().(T)
+			k.finalize(out, obj.(T))
+			meta(out).ResourceVersion = meta(obj).ResourceVersion
+			return out
 		}
 	}
 	st.Delete = k.deleteStrategy()

@@ -97,6 +97,12 @@ func checkStrategy(t *testing.T, reg *registry.Registry, r *catalog.Resource) {
 		_ = st.Status.ValidateUpdate(out, obj)
 	}
 
+	if hasFinalize := r.HasSubresource("finalize"); hasFinalize != (st.PrepareForFinalize != nil) {
+		t.Errorf("catalog finalize subresource %v, finalize strategy %v", hasFinalize, st.PrepareForFinalize != nil)
+	} else if hasFinalize {
+		_ = st.PrepareForFinalize(obj.DeepCopyObject(), obj)
+	}
+
 	if hasScale := r.HasSubresource("scale"); hasScale != (st.Scale != nil) {
 		t.Errorf("catalog scale subresource %v, scale strategy %v", hasScale, st.Scale != nil)
 	} else if hasScale {

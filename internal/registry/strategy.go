@@ -51,6 +51,10 @@ type Strategy struct {
 	Status *StatusStrategy
 	// Scale is set iff the catalog serves a scale subresource.
 	Scale *ScaleStrategy
+	// PrepareForFinalize is set iff the catalog serves a finalize subresource
+	// (namespaces): it returns what a /finalize write stores, old with obj's
+	// spec.finalizers and nothing else changed.
+	PrepareForFinalize func(obj, old runtime.Object) runtime.Object
 
 	// Printer renders Tables for kubectl get.
 	Printer printers.Printer
