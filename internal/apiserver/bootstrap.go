@@ -45,7 +45,7 @@ func (s *Server) ensureKubernetesService(ctx context.Context) error {
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default",
 			Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
-		Spec: corev1.ServiceSpec{ClusterIP: s.alloc.firstIP(), Ports: []corev1.ServicePort{{
+		Spec: corev1.ServiceSpec{ClusterIP: s.registry.Services().FirstIP(), Ports: []corev1.ServicePort{{
 			Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(s.cfg.AdvertisePort)),
 		}}},
 	}

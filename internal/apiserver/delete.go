@@ -9,12 +9,13 @@ import (
 	"strconv"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/skiff-sh/skiff/internal/admission"
+	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -92,18 +93,18 @@ func (s *Server) deleteObject(ctx context.Context, ri requestInfo, name string, 
 		return nil, err
 	}
 	cm, _ := metaAccessor(current)
-	grace := gracePeriod(current, opts)
+	if err := s.admission.Validate(ctx, attributes(ctx, admission.Delete, ri, name, nil, current, dryRun)); err != nil {
+		return nil, err
+	}
+	st := s.strategy(ri)
+	grace := st.GracePeriod(current, opts)
 	finalizers := finalizersFor(cm.Finalizers, opts)
-	if len(finalizers) == 0 && grace == 0 && !isNamespaceWithFinalizers(current) {
+	if len(finalizers) == 0 && grace == 0 && !st.Finalizing(current) {
 		pre := &storage.Preconditions{UID: &cm.UID}
-		out, err := s.store(ri).Delete(ctx, s.key(ri, name), pre, dryRun)
-		if err == nil && !dryRun {
-			s.afterDelete(ctx, out)
-		}
-		return out, err
+		return s.store(ri).Delete(ctx, s.key(ri, name), pre, dryRun)
 	}
 	return s.updateObject(ctx, withName(ri, name), dryRun, func(cur runtime.Object) (runtime.Object, error) {
-		return markDeleted(cur, finalizersFor(mustMeta(cur).Finalizers, opts), grace), nil
+		return markDeleted(st, cur, finalizersFor(mustMeta(cur).Finalizers, opts), grace), nil
 	})
 }
 
@@ -113,12 +114,12 @@ func mustMeta(obj runtime.Object) *metav1.ObjectMeta { m, _ := metaAccessor(obj)
 
 // markDeleted sets deletionTimestamp (once) and the grace period, shortening a
 // running one but never lengthening it.
-func markDeleted(cur runtime.Object, finalizers []string, grace int64) runtime.Object {
+func markDeleted(st *registry.Strategy, cur runtime.Object, finalizers []string, grace int64) runtime.Object {
 	obj := cur.DeepCopyObject()
 	m := mustMeta(obj)
 	m.Finalizers = finalizers
-	if ns, ok := obj.(*corev1.Namespace); ok {
-		ns.Status.Phase = corev1.NamespaceTerminating
+	if st.Delete.PrepareForDelete != nil {
+		st.Delete.PrepareForDelete(obj)
 	}
 	now := metav1.Now()
 	if m.DeletionTimestamp == nil {
@@ -131,24 +132,6 @@ func markDeleted(cur runtime.Object, finalizers []string, grace int64) runtime.O
 		m.DeletionTimestamp, m.DeletionGracePeriodSeconds = &ts, &grace
 	}
 	return obj
-}
-
-// gracePeriod: only pods on a node that are still running get one; everything else goes at once.
-func gracePeriod(obj runtime.Object, opts *metav1.DeleteOptions) int64 {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok || pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-		return 0
-	}
-	if opts.GracePeriodSeconds != nil {
-		if *opts.GracePeriodSeconds < 0 {
-			return 1
-		}
-		return *opts.GracePeriodSeconds
-	}
-	if pod.Spec.TerminationGracePeriodSeconds != nil {
-		return *pod.Spec.TerminationGracePeriodSeconds
-	}
-	return 30
 }
 
 // finalizersFor adds the garbage collector's finalizer the propagation policy asks for.
@@ -177,11 +160,6 @@ func finalizersFor(existing []string, opts *metav1.DeleteOptions) []string {
 	return out
 }
 
-func isNamespaceWithFinalizers(obj runtime.Object) bool {
-	ns, ok := obj.(*corev1.Namespace)
-	return ok && len(ns.Spec.Finalizers) > 0
-}
-
 func checkPreconditions(ri requestInfo, obj runtime.Object, pre *metav1.Preconditions) error {
 	if pre == nil {
 		return nil
@@ -206,7 +184,7 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, ri req
 		writeError(w, err)
 		return
 	}
-	p, err := parseListParams(r.URL.Query(), ri.res.GVK().GroupKind(), false)
+	p, err := parseListParams(r.URL.Query(), s.strategy(ri), false)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -9,7 +9,6 @@ import (
 	"k8s.io/client-go/applyconfigurations"
 
 	"github.com/skiff-sh/skiff/internal/apis/catalog"
-	"github.com/skiff-sh/skiff/internal/apis/defaults"
 )
 
 // Field managers track metadata.managedFields on every write and implement
@@ -21,17 +20,20 @@ var (
 	fieldManagers     sync.Map // key: gvk+"/"+subresource → *managedfields.FieldManager
 )
 
-type defaulter struct{}
+// defaulter adapts a strategy's Default to the field manager's interface.
+type defaulter func(runtime.Object)
 
-func (defaulter) Default(obj runtime.Object) { defaults.Default(obj) }
+func (d defaulter) Default(obj runtime.Object) { d(obj) }
 
-func fieldManagerFor(gvk schema.GroupVersionKind, subresource string) (*managedfields.FieldManager, error) {
+// fieldManagerFor returns the (cached) field manager of a kind and subresource;
+// def is the kind's defaulting, which is the same whichever request asks first.
+func fieldManagerFor(gvk schema.GroupVersionKind, subresource string, def func(runtime.Object)) (*managedfields.FieldManager, error) {
 	key := gvk.String() + "/" + subresource
 	if fm, ok := fieldManagers.Load(key); ok {
 		return fm.(*managedfields.FieldManager), nil
 	}
 	typeConverterOnce.Do(func() { typeConverter = applyconfigurations.NewTypeConverter(catalog.Scheme) })
-	fm, err := managedfields.NewDefaultFieldManager(typeConverter, catalog.Scheme, defaulter{}, catalog.Scheme,
+	fm, err := managedfields.NewDefaultFieldManager(typeConverter, catalog.Scheme, defaulter(def), catalog.Scheme,
 		gvk, gvk.GroupVersion(), subresource, nil)
 	if err != nil {
 		return nil, err
@@ -66,7 +68,7 @@ func (s *Server) trackUpdate(ri requestInfo, obj, current runtime.Object, manage
 	if s.cfg.DisableManagedFields {
 		return nil
 	}
-	fm, err := fieldManagerFor(ri.res.GVK(), ri.subresource)
+	fm, err := fieldManagerFor(ri.res.GVK(), ri.subresource, s.strategy(ri).Default)
 	if err != nil {
 		return nil
 	}

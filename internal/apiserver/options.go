@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -32,7 +33,7 @@ type listParams struct {
 
 // parseListParams decodes and validates list/watch query parameters the way
 // upstream's ValidateListOptions does; bad combinations are 422, bad selectors 400.
-func parseListParams(q url.Values, gk schema.GroupKind, watch bool) (*listParams, error) {
+func parseListParams(q url.Values, st *registry.Strategy, watch bool) (*listParams, error) {
 	p := &listParams{
 		resourceVersion:      q.Get("resourceVersion"),
 		resourceVersionMatch: q.Get("resourceVersionMatch"),
@@ -61,7 +62,7 @@ func parseListParams(q url.Values, gk schema.GroupKind, watch bool) (*listParams
 	if err := p.validate(watch); err != nil {
 		return nil, err
 	}
-	pred, err := predicateFor(gk, q.Get("labelSelector"), q.Get("fieldSelector"))
+	pred, err := predicateFor(st, q.Get("labelSelector"), q.Get("fieldSelector"))
 	if err != nil {
 		return nil, err
 	}
@@ -105,8 +106,8 @@ func (p *listParams) validate(watch bool) error {
 }
 
 // predicateFor parses selectors; a field the kind does not index is a 400.
-func predicateFor(gk schema.GroupKind, labelSel, fieldSel string) (storage.Predicate, error) {
-	pred := storage.Predicate{Attrs: attrsFunc(gk)}
+func predicateFor(st *registry.Strategy, labelSel, fieldSel string) (storage.Predicate, error) {
+	pred := storage.Predicate{Attrs: attrsFunc(st)}
 	if labelSel != "" {
 		sel, err := labels.Parse(labelSel)
 		if err != nil {
@@ -119,7 +120,7 @@ func predicateFor(gk schema.GroupKind, labelSel, fieldSel string) (storage.Predi
 		if err != nil {
 			return pred, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
 		}
-		supported := supportedFields(gk)
+		supported := st.FieldLabels()
 		for _, req := range sel.Requirements() {
 			if !supported[req.Field] {
 				return pred, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))

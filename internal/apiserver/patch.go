@@ -79,7 +79,7 @@ func (s *Server) patchObject(ctx context.Context, w http.ResponseWriter, r *http
 		if err != nil {
 			return nil, err
 		}
-		next, err := s.prepareUpdate(ctx, ri, obj, current)
+		next, err := s.prepareUpdate(ctx, ri, obj, current, isDryRun(r))
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +140,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, ri requestInfo, b
 		writeError(w, err)
 		return
 	}
-	fm, err := fieldManagerFor(ri.res.GVK(), ri.subresource)
+	fm, err := fieldManagerFor(ri.res.GVK(), ri.subresource, s.strategy(ri).Default)
 	if err != nil {
 		writeError(w, apierrors.NewInternalError(err))
 		return
@@ -163,7 +163,7 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request, ri requestInfo, b
 		}
 		m, _ := metaAccessor(merged)
 		m.ResourceVersion = ""
-		return s.prepareUpdate(ctx, ri, merged, current)
+		return s.prepareUpdate(ctx, ri, merged, current, dryRun)
 	})
 	if err != nil {
 		writeError(w, err)

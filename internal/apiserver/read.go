@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/skiff-sh/skiff/internal/printers"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -54,7 +53,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	p, err := parseListParams(r.URL.Query(), ri.res.GVK().GroupKind(), false)
+	p, err := parseListParams(r.URL.Query(), s.strategy(ri), false)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -96,7 +95,7 @@ func (s *Server) writeTable(w http.ResponseWriter, ri requestInfo, objs []runtim
 	for _, o := range objs {
 		withKind(o, ri.res.GVK())
 	}
-	t, err := printers.Table(ri.res.GVK().GroupKind(), objs, include, time.Now())
+	t, err := s.strategy(ri).Printer.Table(objs, include, time.Now())
 	if err != nil {
 		writeError(w, apierrors.NewInternalError(err))
 		return
@@ -109,7 +108,7 @@ func (s *Server) writeTable(w http.ResponseWriter, ri requestInfo, objs []runtim
 // watch streams changes; the stream ends after timeoutSeconds (default 30-60 min,
 // spread so reflectors don't re-list together) or when the server shuts down.
 func (s *Server) watch(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	p, err := parseListParams(r.URL.Query(), ri.res.GVK().GroupKind(), true)
+	p, err := parseListParams(r.URL.Query(), s.strategy(ri), true)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -121,7 +120,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 func (s *Server) watchNamed(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 	q := r.URL.Query()
 	q.Set("fieldSelector", "metadata.name="+ri.name)
-	p, err := parseListParams(q, ri.res.GVK().GroupKind(), true)
+	p, err := parseListParams(q, s.strategy(ri), true)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -144,7 +143,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, ri requestIn
 		return
 	}
 	defer wi.Stop()
-	enc, err := newWatchEncoder(w, r, ri, p.includeObject)
+	enc, err := newWatchEncoder(w, r, ri, s.strategy(ri).Printer, p.includeObject)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -13,10 +13,13 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/skiff-sh/skiff/internal/admission"
 	"github.com/skiff-sh/skiff/internal/apis/catalog"
 	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/registry"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -51,6 +54,12 @@ type Config struct {
 	// DisableManagedFields turns off metadata.managedFields tracking on writes
 	// (server-side apply still works; it starts tracking from the first apply).
 	DisableManagedFields bool
+	// Admission builds the admission chain from a reader of the server's objects
+	// (nil: admission.Default).
+	Admission func(admission.Reader) admission.Chain
+	// RepairInterval is how often Service IP and NodePort claims are checked against
+	// the Services (0: 3 minutes; <0: never).
+	RepairInterval time.Duration
 }
 
 // Server is a running API server.
@@ -58,8 +67,10 @@ type Server struct {
 	cfg       Config
 	resources []catalog.Resource
 	stores    map[schema.GroupResource]storage.Interface
+	// registry holds each stored resource's strategy; admission is the plugin chain.
+	registry  *registry.Registry
+	admission admission.Chain
 	disc      *discovery
-	alloc     *allocators
 	handler   http.Handler
 	kubelets  *http.Transport
 	// shutdown is closed when the server starts stopping; open watches end on it.
@@ -80,27 +91,41 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, resources: catalog.Resources, stores: map[schema.GroupResource]storage.Interface{},
 		shutdown: make(chan struct{}), kubelets: newKubeletTransport(cfg.KubeletClientCert)}
 	s.disc = &discovery{resources: s.resources}
+	reg, err := registry.New(s.resources, registry.Options{Prefix: cfg.Prefix, ServiceCIDR: cfg.ServiceCIDR,
+		NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax})
+	if err != nil {
+		return nil, err
+	}
+	s.registry = reg
+	if cfg.Admission == nil {
+		cfg.Admission = admission.Default
+	}
+	s.admission = cfg.Admission(cacheReader{s})
 	for i := range s.resources {
 		r := &s.resources[i]
 		if !r.HasVerb("list") {
-			continue // bindings: a create-only alias of pods/binding
+			continue // bindings and reviews: create-only, never stored
 		}
+		strategy := reg.For(r.GroupResource())
 		st, err := storage.New(ctx, storage.Config{
 			Client: cfg.Etcd, Prefix: s.storagePrefix(r), Resource: r.GroupResource(),
 			NewFunc: r.New, Codec: storageCodec(r.GVK()), WatchCacheSize: cfg.WatchCacheSize,
-			DeleteOnUpdate: shouldDelete,
+			DeleteOnUpdate: func(obj runtime.Object) bool { return shouldDelete(strategy, obj) },
+			Effects:        strategy.Allocate,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("storage for %s: %w", r.GroupResource(), err)
 		}
 		s.stores[r.GroupResource()] = st
 	}
-	alloc, err := newAllocators(cfg)
-	if err != nil {
-		return nil, err
-	}
-	s.alloc = alloc
 	s.handler = s.buildHandler()
+	if svcs := reg.Services(); svcs != nil && cfg.RepairInterval >= 0 {
+		interval := cfg.RepairInterval
+		if interval == 0 {
+			interval = 3 * time.Minute
+		}
+		go s.repairLoop(ctx, svcs, interval)
+	}
 	if cfg.CompactInterval >= 0 {
 		interval := cfg.CompactInterval
 		if interval == 0 {
@@ -122,6 +147,12 @@ func (s *Server) storagePrefix(r *catalog.Resource) string {
 		}
 	}
 	return s.cfg.Prefix + "/" + r.Resource + "/"
+}
+
+// strategy is the strategy of the resource a request names (nil for create-only
+// resources, which are never stored).
+func (s *Server) strategy(ri requestInfo) *registry.Strategy {
+	return s.registry.For(ri.res.GroupResource())
 }
 
 // Handler is the server's full HTTP handler (authentication included).

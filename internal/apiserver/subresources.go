@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"reflect"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,51 +14,38 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/skiff-sh/skiff/internal/registry"
 )
 
-var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+var (
+	scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
+	podsGR   = schema.GroupResource{Resource: "pods"}
+)
 
 // scaleOf reads spec.replicas, status.replicas and the selector of a scalable object.
-func scaleOf(obj runtime.Object) *autoscalingv1.Scale {
+func scaleOf(st *registry.Strategy, obj runtime.Object) *autoscalingv1.Scale {
 	m := mustMeta(obj)
 	sc := &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID,
 		ResourceVersion: m.ResourceVersion, CreationTimestamp: m.CreationTimestamp}}
 	sc.SetGroupVersionKind(scaleGVK)
-	spec := reflect.ValueOf(obj).Elem().FieldByName("Spec")
-	if r := spec.FieldByName("Replicas"); r.IsValid() && !r.IsNil() {
-		sc.Spec.Replicas = int32(r.Elem().Int())
-	}
-	if r := reflect.ValueOf(obj).Elem().FieldByName("Status").FieldByName("Replicas"); r.IsValid() {
-		sc.Status.Replicas = int32(r.Int())
-	}
-	switch sel := spec.FieldByName("Selector").Interface().(type) {
-	case *metav1.LabelSelector:
-		if s, err := metav1.LabelSelectorAsSelector(sel); err == nil {
-			sc.Status.Selector = s.String()
-		}
-	case map[string]string:
-		sc.Status.Selector = labels.SelectorFromSet(sel).String()
-	}
+	sc.Spec.Replicas, sc.Status.Replicas, sc.Status.Selector = st.Scale.Replicas(obj)
 	return sc
-}
-
-func setReplicas(obj runtime.Object, n int32) {
-	r := reflect.ValueOf(obj).Elem().FieldByName("Spec").FieldByName("Replicas")
-	r.Set(reflect.ValueOf(&n))
 }
 
 // serveScale implements GET/PUT/PATCH of the autoscaling/v1 Scale subresource.
 func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	ctx := r.Context()
+	ctx, st := r.Context(), s.strategy(ri)
 	if ri.verb == "get" {
 		obj, err := s.store(ri).Get(ctx, s.key(ri, ri.name), "")
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		writeObject(w, negotiate(r, nil), 200, scaleOf(obj))
+		writeObject(w, negotiate(r, nil), 200, scaleOf(st, obj))
 		return
 	}
 	body, err := readBody(r)
@@ -70,7 +56,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, ri requestIn
 	mainRI := ri
 	mainRI.subresource = ""
 	out, err := s.updateObject(ctx, mainRI, isDryRun(r), func(current runtime.Object) (runtime.Object, error) {
-		sc, err := s.scaleFromRequest(w, r, ri, body, scaleOf(current))
+		sc, err := s.scaleFromRequest(w, r, ri, body, scaleOf(st, current))
 		if err != nil {
 			return nil, err
 		}
@@ -82,15 +68,15 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, ri requestIn
 				field.Invalid(field.NewPath("spec", "replicas"), sc.Spec.Replicas, "must be greater than or equal to 0")})
 		}
 		next := current.DeepCopyObject()
-		setReplicas(next, sc.Spec.Replicas)
+		st.Scale.SetReplicas(next, sc.Spec.Replicas)
 		mustMeta(next).ResourceVersion = ""
-		return s.prepareUpdate(ctx, mainRI, next, current)
+		return s.prepareUpdate(ctx, mainRI, next, current, isDryRun(r))
 	})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeObject(w, negotiate(r, nil), 200, scaleOf(out))
+	writeObject(w, negotiate(r, nil), 200, scaleOf(st, out))
 }
 
 func (s *Server) scaleFromRequest(w http.ResponseWriter, r *http.Request, ri requestInfo, body []byte, current *autoscalingv1.Scale) (*autoscalingv1.Scale, error) {

@@ -19,6 +19,7 @@ type watchEncoder struct {
 	w       http.ResponseWriter
 	flusher http.Flusher
 	ri      requestInfo
+	printer printers.Printer
 	out     output
 	include metav1.IncludeObjectPolicy
 	buf     bytes.Buffer
@@ -26,10 +27,10 @@ type watchEncoder struct {
 	tableHeaderSent bool
 }
 
-func newWatchEncoder(w http.ResponseWriter, r *http.Request, ri requestInfo, include metav1.IncludeObjectPolicy) (*watchEncoder, error) {
+func newWatchEncoder(w http.ResponseWriter, r *http.Request, ri requestInfo, printer printers.Printer, include metav1.IncludeObjectPolicy) (*watchEncoder, error) {
 	out := negotiate(r, readAs)
 	flusher, _ := w.(http.Flusher)
-	e := &watchEncoder{w: w, flusher: flusher, ri: ri, out: out, include: include}
+	e := &watchEncoder{w: w, flusher: flusher, ri: ri, printer: printer, out: out, include: include}
 	switch {
 	case out.mediaType == mediaProtobuf:
 		w.Header().Set("Content-Type", mediaProtobuf+";stream=watch")
@@ -86,7 +87,7 @@ func (e *watchEncoder) objectFor(ev watch.Event) runtime.Object {
 		if include == "" {
 			include = metav1.IncludeMetadata
 		}
-		t, err := printers.Table(gvk.GroupKind(), []runtime.Object{obj}, include, time.Now())
+		t, err := e.printer.Table([]runtime.Object{obj}, include, time.Now())
 		if err != nil {
 			return obj
 		}

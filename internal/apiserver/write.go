@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -59,7 +58,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, ri requestInfo) 
 // createObject admits, validates and stores a new object.
 // track, when set, records the write in managedFields (server-side apply has done so already).
 func (s *Server) createObject(ctx context.Context, ri requestInfo, obj runtime.Object, dryRun bool, track func(runtime.Object) error) (runtime.Object, error) {
-	if err := s.prepareCreate(ctx, ri, obj); err != nil {
+	if err := s.prepareCreate(ctx, ri, obj, dryRun); err != nil {
 		return nil, err
 	}
 	if track != nil {
@@ -71,17 +70,7 @@ func (s *Server) createObject(ctx context.Context, ri requestInfo, obj runtime.O
 	if m.Name == "" {
 		return nil, invalid(obj, "", nameRequired())
 	}
-	svc, isService := obj.(*corev1.Service)
-	if isService {
-		if err := s.alloc.allocateService(ctx, svc, dryRun); err != nil {
-			return nil, err
-		}
-	}
-	out, err := s.store(ri).Create(ctx, s.key(ri, m.Name), obj, dryRun)
-	if err != nil && isService && !dryRun {
-		s.alloc.releaseService(context.WithoutCancel(ctx), svc, nil)
-	}
-	return out, err
+	return s.store(ri).Create(ctx, s.key(ri, m.Name), obj, dryRun)
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, ri requestInfo) {
@@ -105,7 +94,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, ri requestInfo) 
 	}
 	manager := r.URL.Query().Get("fieldManager")
 	out, err := s.updateObject(r.Context(), ri, isDryRun(r), func(current runtime.Object) (runtime.Object, error) {
-		next, err := s.prepareUpdate(r.Context(), ri, obj.DeepCopyObject(), current)
+		next, err := s.prepareUpdate(r.Context(), ri, obj.DeepCopyObject(), current, isDryRun(r))
 		if err != nil {
 			return nil, err
 		}
@@ -118,37 +107,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, ri requestInfo) 
 	writeObject(w, negotiate(r, nil), http.StatusOK, withKind(out, ri.res.GVK()))
 }
 
-// updateObject runs fn against the stored object (retrying on concurrent writes),
-// then finishes a deletion the update made possible (last finalizer removed).
+// updateObject runs fn against the stored object (retrying on concurrent writes).
+// Storage deletes the object instead when the update leaves its deletion nothing to
+// wait for (last finalizer removed), with the strategy's releases in the same transaction.
 func (s *Server) updateObject(ctx context.Context, ri requestInfo, dryRun bool, fn storage.UpdateFunc) (runtime.Object, error) {
-	var before runtime.Object
-	out, err := s.store(ri).Update(ctx, s.key(ri, ri.name), nil, func(current runtime.Object) (runtime.Object, error) {
-		before = current
-		next, err := fn(current)
-		if err != nil {
-			return nil, err
-		}
-		if svc, ok := next.(*corev1.Service); ok {
-			if err := s.alloc.allocateService(ctx, svc, dryRun); err != nil {
-				return nil, err
-			}
-		}
-		return next, nil
-	}, dryRun)
-	if err != nil {
-		return nil, err
-	}
-	if svc, ok := out.(*corev1.Service); ok && !dryRun && before != nil {
-		s.alloc.releaseService(ctx, before.(*corev1.Service), svc)
-	}
-	if !dryRun && shouldDelete(out) {
-		s.afterDelete(ctx, out) // storage deleted it in the same transaction
-	}
-	return out, nil
-}
-
-func (s *Server) afterDelete(ctx context.Context, obj runtime.Object) {
-	if svc, ok := obj.(*corev1.Service); ok {
-		s.alloc.releaseService(context.WithoutCancel(ctx), svc, nil)
-	}
+	return s.store(ri).Update(ctx, s.key(ri, ri.name), nil, fn, dryRun)
 }

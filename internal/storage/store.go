@@ -35,6 +35,9 @@ type Config struct {
 	// of written (its deletion has nothing left to wait for: last finalizer removed).
 	// The API server owns that rule (namespaces, pods' grace periods); nil never deletes.
 	DeleteOnUpdate func(obj runtime.Object) bool
+	// Effects, when set, returns the claims (allocation keys) each write of an object
+	// takes and frees; they commit in the write's own transaction. Nil: none.
+	Effects EffectsFunc
 }
 
 const (
@@ -56,6 +59,9 @@ type store struct {
 	cache    *watchCache
 	// deleteOnUpdate is Config.DeleteOnUpdate.
 	deleteOnUpdate func(runtime.Object) bool
+	// effects is Config.Effects; keys reads claims for it.
+	effects EffectsFunc
+	keys    Keys
 }
 
 // New returns the store of one resource type. It lists cfg.Prefix once (failing if
@@ -83,6 +89,8 @@ func New(ctx context.Context, cfg Config) (Interface, error) {
 		codec:    cfg.Codec,
 
 		deleteOnUpdate: cfg.DeleteOnUpdate,
+		effects:        cfg.Effects,
+		keys:           etcdKeys{cfg.Client},
 	}
 	s.cache = newWatchCache(s, size)
 	if err := s.cache.start(ctx); err != nil {
@@ -149,39 +157,63 @@ func (s *store) getKV(ctx context.Context, op, key string) (*mvccpb.KeyValue, er
 	return resp.Kvs[0], nil
 }
 
-// Create implements Interface.
+// Create implements Interface. The object's claims (Config.Effects) are taken in
+// the same transaction; when another writer takes one first, the effects are
+// computed again on a fresh copy of obj.
 func (s *store) Create(ctx context.Context, key string, obj runtime.Object, dryRun bool) (runtime.Object, error) {
 	if err := s.checkKey(key); err != nil {
 		return nil, err
 	}
-	out := obj.DeepCopyObject()
-	data, err := s.encode(out)
-	if err != nil {
-		return nil, err
-	}
-	if dryRun {
-		kv, err := s.getKV(ctx, "get", key)
+	for try := 0; ; try++ {
+		out := obj.DeepCopyObject()
+		cmps, ops, err := s.effectsOf(ctx, nil, out)
 		if err != nil {
 			return nil, err
 		}
-		if kv != nil {
+		data, err := s.encode(out)
+		if err != nil {
+			return nil, err
+		}
+		if dryRun {
+			kv, err := s.getKV(ctx, "get", key)
+			if err != nil {
+				return nil, err
+			}
+			if kv != nil {
+				return nil, apierrors.NewAlreadyExists(s.resource, nameOf(key))
+			}
+			return out, nil
+		}
+		start := time.Now()
+		resp, err := s.client.Txn(ctx).
+			If(append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, cmps...)...).
+			Then(append([]clientv3.Op{clientv3.OpPut(key, string(data))}, ops...)...).
+			Else(clientv3.OpGet(key)).
+			Commit()
+		observe("create", s.label, start)
+		if err != nil {
+			return nil, errFromEtcd(err)
+		}
+		if resp.Succeeded {
+			return out, setRV(out, resp.Header.Revision)
+		}
+		if len(resp.Responses[0].GetResponseRange().GetKvs()) > 0 || try >= maxEffectRetries {
 			return nil, apierrors.NewAlreadyExists(s.resource, nameOf(key))
 		}
-		return out, nil
+		// The object is not there: another writer took one of its claims. Try again.
 	}
-	start := time.Now()
-	resp, err := s.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, string(data))).
-		Commit()
-	observe("create", s.label, start)
+}
+
+// effectsOf computes a write's claims as transaction compares and operations.
+func (s *store) effectsOf(ctx context.Context, old, obj runtime.Object) ([]clientv3.Cmp, []clientv3.Op, error) {
+	if s.effects == nil {
+		return nil, nil, nil
+	}
+	eff, err := s.effects(ctx, s.keys, old, obj)
 	if err != nil {
-		return nil, errFromEtcd(err)
+		return nil, nil, err
 	}
-	if !resp.Succeeded {
-		return nil, apierrors.NewAlreadyExists(s.resource, nameOf(key))
-	}
-	return out, setRV(out, resp.Header.Revision)
+	return txnParts(ctx, s.keys, eff)
 }
 
 // Get implements Interface.
@@ -250,13 +282,14 @@ type casResult struct {
 	cur *mvccpb.KeyValue // the current value when !ok (nil: the key is gone)
 }
 
-// cas runs op on key if its mod revision is still modRev, else reads the key so the
-// caller can retry without another round trip.
-func (s *store) cas(ctx context.Context, opName, key string, modRev int64, op clientv3.Op) (casResult, error) {
+// cas runs op (and the claims' ops) on key if its mod revision is still modRev and
+// the claims' compares hold, else reads the key so the caller can retry without
+// another round trip.
+func (s *store) cas(ctx context.Context, opName, key string, modRev int64, op clientv3.Op, cmps []clientv3.Cmp, ops []clientv3.Op) (casResult, error) {
 	defer observe(opName, s.label, time.Now())
 	resp, err := s.client.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
-		Then(op).
+		If(append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", modRev)}, cmps...)...).
+		Then(append([]clientv3.Op{op}, ops...)...).
 		Else(clientv3.OpGet(key)).
 		Commit()
 	if err != nil {
@@ -292,12 +325,19 @@ func (s *store) Update(ctx context.Context, key string, pre *Preconditions, fn U
 			return nil, err
 		}
 	}
+	claimLosses := 0
 	for {
 		out, retry, wrote, err := s.updateOnce(ctx, key, kv, pre, fn, dryRun)
 		switch {
 		case wrote:
 			return out, err
 		case retry != nil: // lost the compare-and-swap: run fn again on the winner's state
+			if kv != nil && retry.ModRevision == kv.ModRevision {
+				// The object is unchanged: another writer took one of its claims.
+				if claimLosses++; claimLosses > maxEffectRetries {
+					return nil, s.errModified(key)
+				}
+			}
 			kv, guessed = retry, false
 			if kv == missingKV {
 				kv = nil
@@ -360,10 +400,11 @@ func (s *store) updateOnce(ctx context.Context, key string, kv *mvccpb.KeyValue,
 		return nil, nil, false, s.errModified(key)
 	}
 	if s.deleteOnUpdate != nil && s.deleteOnUpdate(next) {
-		if dryRun {
-			return next, nil, false, nil
+		cmps, ops, err := s.effectsOf(ctx, cur, nil)
+		if err != nil || dryRun {
+			return next, nil, false, err
 		}
-		res, err := s.cas(ctx, "delete", key, kv.ModRevision, clientv3.OpDelete(key))
+		res, err := s.cas(ctx, "delete", key, kv.ModRevision, clientv3.OpDelete(key), cmps, ops)
 		if err != nil {
 			return nil, nil, false, err
 		}
@@ -371,6 +412,10 @@ func (s *store) updateOnce(ctx context.Context, key string, kv *mvccpb.KeyValue,
 			return next, nil, true, setRV(next, res.rev)
 		}
 		return nil, orMissing(res.cur), false, nil // someone else wrote first
+	}
+	cmps, ops, err := s.effectsOf(ctx, cur, next)
+	if err != nil {
+		return nil, nil, false, err
 	}
 	data, err := s.encode(next)
 	if err != nil {
@@ -382,7 +427,7 @@ func (s *store) updateOnce(ctx context.Context, key string, kv *mvccpb.KeyValue,
 	if dryRun {
 		return next, nil, false, setRV(next, kv.ModRevision)
 	}
-	res, err := s.cas(ctx, "update", key, kv.ModRevision, clientv3.OpPut(key, string(data)))
+	res, err := s.cas(ctx, "update", key, kv.ModRevision, clientv3.OpPut(key, string(data)), cmps, ops)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -425,7 +470,11 @@ func (s *store) Delete(ctx context.Context, key string, pre *Preconditions, dryR
 		if dryRun {
 			return cur, nil
 		}
-		res, err := s.cas(ctx, "delete", key, kv.ModRevision, clientv3.OpDelete(key))
+		cmps, ops, err := s.effectsOf(ctx, cur, nil)
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.cas(ctx, "delete", key, kv.ModRevision, clientv3.OpDelete(key), cmps, ops)
 		if err != nil {
 			return nil, err
 		}
