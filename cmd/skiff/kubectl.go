@@ -1,10 +1,12 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 	kubectlcmd "k8s.io/kubectl/pkg/cmd"
 )
 
@@ -24,9 +26,22 @@ func kubectlCmd() *cobra.Command {
 				os.Setenv("KUBECONFIG", filepath.Join(dir, "kubeconfig"))
 			}
 			k := kubectlcmd.NewDefaultKubectlCommand()
+			addLogFlags(k)
 			k.SetArgs(args)
 			return k.Execute()
 		},
 	}
 	return cmd
+}
+
+// addLogFlags gives the embedded kubectl its -v and --vmodule flags: upstream's
+// kubectl binary registers them in main, around the command this package builds.
+func addLogFlags(k *cobra.Command) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	for _, name := range []string{"v", "vmodule"} {
+		if f := fs.Lookup(name); f != nil {
+			k.PersistentFlags().AddGoFlag(f)
+		}
+	}
 }

@@ -89,8 +89,13 @@ func TestDeleteAndWait(t *testing.T) {
 			}
 			mustContain(t, "wait timeout", k.fails("wait", "--for=condition=Initialized", "pod/waiter", "--timeout=1s"), "timed out waiting for the condition")
 
-			d := k.start("wait", "--for=delete", "pod/waiter", "--timeout=20s")
-			time.Sleep(500 * time.Millisecond)
+			// -v=6 logs each request: delete only once kubectl is watching the pod
+			// (started later, it finds nothing to wait for and prints nothing).
+			d := k.start("wait", "--for=delete", "pod/waiter", "--timeout=20s", "-v=6")
+			deadline := time.Now().Add(15 * time.Second)
+			for !strings.Contains(d.err.String(), "watch=true") && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
 			k.ok("delete", "pod", "waiter", "--wait=false")
 			err, done = d.exited(15 * time.Second)
 			if !done || err != nil || !strings.Contains(d.out.String(), "pod/waiter condition met") {
