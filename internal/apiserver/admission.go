@@ -22,6 +22,9 @@ var (
 // admitCreate is the built-in admission chain on create (after defaulting,
 // before validation): what upstream's default admission plugins do.
 func (s *Server) admitCreate(ctx context.Context, obj runtime.Object) error {
+	if err := s.checkRBACEscalation(ctx, obj); err != nil {
+		return err
+	}
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		return s.admitPod(ctx, o)
@@ -36,6 +39,9 @@ func (s *Server) admitCreate(ctx context.Context, obj runtime.Object) error {
 
 // admitUpdate keeps server-assigned values a client may omit on update.
 func (s *Server) admitUpdate(ctx context.Context, obj, current runtime.Object) error {
+	if err := s.checkRBACEscalation(ctx, obj); err != nil {
+		return err
+	}
 	switch o := obj.(type) {
 	case *corev1.Service:
 		keepServiceAllocations(o, current.(*corev1.Service))

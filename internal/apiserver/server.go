@@ -48,6 +48,10 @@ type Config struct {
 	KubeletClientCert *tls.Certificate
 	// Tokens issues service account tokens (serviceaccounts/token); nil: 404.
 	Tokens *auth.TokenIssuer
+	// AuthorizationModes is --authorization-mode (Node, RBAC, AlwaysAllow,
+	// AlwaysDeny, asked in order after the system:masters bypass). Empty means
+	// no authorization at all, which only in-process unit tests use.
+	AuthorizationModes []string
 	// DisableManagedFields turns off metadata.managedFields tracking on writes
 	// (server-side apply still works; it starts tracking from the first apply).
 	DisableManagedFields bool
@@ -62,6 +66,7 @@ type Server struct {
 	alloc     *allocators
 	handler   http.Handler
 	kubelets  *http.Transport
+	authz     *authorization
 	// shutdown is closed when the server starts stopping; open watches end on it.
 	shutdown chan struct{}
 }
@@ -100,6 +105,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.alloc = alloc
+	if err := s.setupAuthorization(ctx); err != nil {
+		return nil, err
+	}
 	s.handler = s.buildHandler()
 	if cfg.CompactInterval >= 0 {
 		interval := cfg.CompactInterval

@@ -21,6 +21,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/apis/catalog"
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/authz"
 	"github.com/skiff-sh/skiff/internal/etcd"
 	"github.com/skiff-sh/skiff/internal/openapi"
 )
@@ -37,6 +38,9 @@ type Options struct {
 	ServiceCIDR  string
 	TokenFile    string
 	ExtraSANs    []string
+	// AuthorizationModes is --authorization-mode; empty means authz.DefaultModes
+	// (Node,RBAC). AlwaysAllow is only ever used when given explicitly.
+	AuthorizationModes []string
 	// Components to run in process besides the API server.
 	DisableScheduler   bool
 	DisableControllers bool
@@ -104,11 +108,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
+	modes := opts.AuthorizationModes
+	if len(modes) == 0 {
+		modes = authz.DefaultModes
+	}
+	// Anonymous requests are on, as upstream, unless everything is allowed
+	// anyway (upstream refuses anonymous with AlwaysAllow for that reason).
+	anonymous := !authz.HasMode(modes, authz.ModeAlwaysAllow)
 	api, err := apiserver.New(ctx, apiserver.Config{
 		Etcd: store.Client(), ServiceCIDR: opts.ServiceCIDR, Ready: store.Ready,
-		Authenticate:     func(h http.Handler) http.Handler { return auth.Middleware(authn, h) },
-		OpenAPI:          openapi.New(catalog.Resources),
-		AdvertiseAddress: advertiseAddress(opts.BindAddress), AdvertisePort: port,
+		Authenticate:       func(h http.Handler) http.Handler { return auth.MiddlewareWith(authn, anonymous, h) },
+		AuthorizationModes: modes,
+		OpenAPI:            openapi.New(catalog.Resources),
+		AdvertiseAddress:   advertiseAddress(opts.BindAddress), AdvertisePort: port,
 		Tokens: tokens, KubeletClientCert: kubeletCert,
 	})
 	if err != nil {
@@ -130,6 +142,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.done <- err
 	}()
 	if err := bootstrapWithRetry(ctx, api); err != nil {
+		return nil, err
+	}
+	if err := api.WaitAuthorizationReady(ctx); err != nil {
 		return nil, err
 	}
 	if err := auth.WriteKubeconfig(s.Kubeconfig, s.URL, pki.CACertPEM, mustRead(pki.AdminCertFile), mustRead(pki.AdminKeyFile)); err != nil {
