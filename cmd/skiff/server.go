@@ -93,7 +93,7 @@ func runServer(o server.Options) error {
 	}
 	for _, c := range inProcessComponents(o) {
 		go func(c server.Component) {
-			if err := c(ctx, s.Loopback); err != nil && ctx.Err() == nil {
+			if err := c(ctx, s); err != nil && ctx.Err() == nil {
 				fmt.Fprintln(os.Stderr, "skiff: component stopped:", err)
 			}
 		}(c)

@@ -38,6 +38,9 @@ func controllerRoles() []clusterRoleBuilder {
 		),
 		clusterRole("system:controller:deployment-controller",
 			r("get,list,update,watch", "apps,extensions", "deployments"),
+			// Skiff's deployment controller records the revision annotation
+			// with a metadata patch (upstream uses update).
+			r("patch", "apps", "deployments"),
 			r("update", "apps,extensions", "deployments/status"),
 			r("update", "apps,extensions", "deployments/finalizers"),
 			r("create,delete,get,list,patch,update,watch", "apps,extensions", "replicasets"),
@@ -73,6 +76,8 @@ func controllerRoles() []clusterRoleBuilder {
 		),
 		clusterRole("system:controller:job-controller",
 			r("get,list,patch,update,watch", "batch", "jobs"),
+			// Skiff's job controller re-reads a pod whose finalizer patch failed.
+			r("get", "", "pods"),
 			r("update", "batch", "jobs/status"),
 			r("update", "batch", "jobs/finalizers"),
 			r("create,delete,list,patch,watch", "", "pods"),
