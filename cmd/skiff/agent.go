@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/agent"
@@ -26,7 +25,10 @@ func init() {
 		if o.DisableAgent {
 			return nil
 		}
-		return func(ctx context.Context, cfg *rest.Config) error {
+		return func(ctx context.Context, s *server.Server) error {
+			// The local node keeps the loopback credentials until it gets its
+			// own node identity.
+			cfg := s.Loopback
 			// The API server reaches this kubelet with its client certificate,
 			// signed by the cluster CA like every kubelet client.
 			// A failure (e.g. the kubelet port is taken) is logged by the agent and

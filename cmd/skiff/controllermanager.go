@@ -19,9 +19,13 @@ func init() {
 		if o.DisableControllers {
 			return nil
 		}
-		return func(ctx context.Context, cfg *rest.Config) error {
-			return runControllerManager(ctx, cfg, controllermanager.Options{
-				NodeMonitorPeriod: o.NodeMonitorPeriod, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod})
+		return func(ctx context.Context, s *server.Server) error {
+			// Each controller acts as its own kube-system service account
+			// (upstream's --use-service-account-credentials); the shared
+			// informers and leader election use the controller manager's identity.
+			return runControllerManager(ctx, s.ControllerManager, controllermanager.Options{
+				NodeMonitorPeriod: o.NodeMonitorPeriod, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod,
+				ClientFor: clientsFor(s.ControllerConfig)})
 		}
 	})
 }
@@ -55,6 +59,23 @@ func controllerManagerCmd() *cobra.Command {
 	f.IntVar(&opts.ConcurrentSyncs, "concurrent-syncs", 5, "workers per controller")
 	f.StringVar(&opts.HealthAddr, "bind-address", "127.0.0.1:10257", "address of /healthz and /metrics (empty: off)")
 	return cmd
+}
+
+// clientsFor builds a controller's clients from its service account's config;
+// a controller without one uses the controller manager's own clients.
+func clientsFor(configFor func(sa string) *rest.Config) func(sa string) (kubernetes.Interface, metadata.Interface, error) {
+	return func(sa string) (kubernetes.Interface, metadata.Interface, error) {
+		cfg := configFor(sa)
+		if cfg == nil {
+			return nil, nil, nil
+		}
+		c, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		md, err := metadata.NewForConfig(cfg)
+		return c, md, err
+	}
 }
 
 // runControllerManager runs every enabled controller until ctx ends. The garbage

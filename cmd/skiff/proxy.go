@@ -40,8 +40,8 @@ func init() {
 		if o.DisableAgent {
 			return nil
 		}
-		return func(ctx context.Context, cfg *rest.Config) error {
-			return runNodeNet(ctx, cfg, nodeNetOptions{ClusterCIDR: network.DefaultClusterCIDR, ClusterDNS: dns.DefaultClusterDNS})
+		return func(ctx context.Context, s *server.Server) error {
+			return runNodeNet(ctx, s.Loopback, nodeNetOptions{ClusterCIDR: network.DefaultClusterCIDR, ClusterDNS: dns.DefaultClusterDNS})
 		}
 	})
 }

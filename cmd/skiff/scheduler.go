@@ -20,8 +20,8 @@ func init() {
 		if o.DisableScheduler {
 			return nil
 		}
-		return func(ctx context.Context, cfg *rest.Config) error {
-			return runScheduler(ctx, cfg, scheduler.Options{}, "")
+		return func(ctx context.Context, s *server.Server) error {
+			return runScheduler(ctx, s.Scheduler, scheduler.Options{}, "")
 		}
 	})
 }

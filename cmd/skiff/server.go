@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-sh/skiff/internal/authz"
 	"github.com/skiff-sh/skiff/internal/server"
 )
 
@@ -34,6 +36,8 @@ func serverFlags(cmd *cobra.Command, o *server.Options) {
 	f.StringVar(&o.EtcdKeyFile, "etcd-keyfile", "", "client key for the external etcd cluster")
 	f.StringVar(&o.ServiceCIDR, "service-cluster-ip-range", "10.43.0.0/16", "range of Service ClusterIPs")
 	f.StringVar(&o.TokenFile, "token-auth-file", "", "CSV file of bearer tokens: token,user,uid,\"group1,group2\"")
+	f.StringSliceVar(&o.AuthorizationModes, "authorization-mode", authz.DefaultModes,
+		"ordered list of authorizers: Node, RBAC, AlwaysAllow, AlwaysDeny (system:masters always bypasses)")
 	f.StringSliceVar(&o.ExtraSANs, "tls-san", nil, "extra host names or IPs for the serving certificate")
 }
 
@@ -76,6 +80,11 @@ func apiserverCmd() *cobra.Command {
 }
 
 func runServer(o server.Options) error {
+	modes, err := authz.ParseModes(strings.Join(o.AuthorizationModes, ","))
+	if err != nil {
+		return err
+	}
+	o.AuthorizationModes = modes
 	ctx, stop := signalContext()
 	defer stop()
 	s, err := server.Start(ctx, o)
@@ -84,7 +93,7 @@ func runServer(o server.Options) error {
 	}
 	for _, c := range inProcessComponents(o) {
 		go func(c server.Component) {
-			if err := c(ctx, s.Loopback); err != nil && ctx.Err() == nil {
+			if err := c(ctx, s); err != nil && ctx.Err() == nil {
 				fmt.Fprintln(os.Stderr, "skiff: component stopped:", err)
 			}
 		}(c)

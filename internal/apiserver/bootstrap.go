@@ -37,7 +37,10 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			return err
 		}
 	}
-	return s.ensureKubernetesService(ctx)
+	if err := s.ensureKubernetesService(ctx); err != nil {
+		return err
+	}
+	return s.reconcileRBAC(ctx)
 }
 
 // ensureKubernetesService creates default/kubernetes on 10.43.0.1:443 and its endpoints.

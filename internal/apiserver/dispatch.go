@@ -64,7 +64,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, ri requestInfo
 		return
 	}
 	switch ri.res.Resource {
-	case "selfsubjectreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews":
+	case "selfsubjectreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews",
+		"subjectaccessreviews", "localsubjectaccessreviews":
 		s.serveReview(w, r, ri)
 		return
 	}

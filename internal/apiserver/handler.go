@@ -16,7 +16,8 @@ import (
 // maxBodyBytes bounds request bodies like upstream (3 MiB); larger → 413.
 const maxBodyBytes = 3 << 20
 
-// buildHandler assembles the chain: recovery → metrics → authentication → routes.
+// buildHandler assembles the chain: recovery → metrics → authentication →
+// impersonation → authorization → routes.
 func (s *Server) buildHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.health)
@@ -32,6 +33,10 @@ func (s *Server) buildHandler() http.Handler {
 	}
 	mux.HandleFunc("/", s.serveAPI)
 	var h http.Handler = mux
+	if s.authz.chain != nil {
+		h = s.withAuthorization(h)
+		h = s.withImpersonation(h)
+	}
 	if s.cfg.Authenticate != nil {
 		h = s.cfg.Authenticate(h)
 	}

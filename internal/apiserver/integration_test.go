@@ -465,16 +465,30 @@ func truncate(s string) string {
 	return s
 }
 
-func TestUnauthenticatedIs401(t *testing.T) {
+// TestAnonymousRequests: as upstream (anonymous auth on, RBAC), a request with no
+// credentials is system:anonymous — refused with 403 outside the public
+// health and version paths — while a credential that fails is a 401.
+func TestAnonymousRequests(t *testing.T) {
 	s := testserver.Start(t)
 	anon := rest.AnonymousClientConfig(s.Config)
 	code, body := rawRequest(t, anon, "GET", "/api/v1/namespaces", "", nil)
-	if code != 401 || !strings.Contains(body, `"reason":"Unauthorized"`) {
+	want := `namespaces is forbidden: User \"system:anonymous\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope`
+	if code != 403 || !strings.Contains(body, `"reason":"Forbidden"`) || !strings.Contains(body, want) {
 		t.Fatalf("anonymous list: %d %s", code, body)
+	}
+	if code, body := rawRequest(t, anon, "GET", "/api", "", nil); code != 403 || !strings.Contains(body, `forbidden: User \"system:anonymous\" cannot get path \"/api\"`) {
+		t.Fatalf("anonymous /api: %d %s", code, body)
 	}
 	for _, p := range []string{"/healthz", "/livez", "/readyz", "/version"} {
 		if code, body := rawRequest(t, anon, "GET", p, "", nil); code != 200 {
 			t.Fatalf("%s: %d %s", p, code, body)
+		}
+	}
+	bad := rest.AnonymousClientConfig(s.Config)
+	bad.BearerToken = "not-a-token"
+	for _, p := range []string{"/api/v1/namespaces", "/healthz"} {
+		if code, body := rawRequest(t, bad, "GET", p, "", nil); code != 401 || !strings.Contains(body, `"reason":"Unauthorized"`) {
+			t.Fatalf("invalid token %s: %d %s", p, code, body)
 		}
 	}
 }

@@ -51,6 +51,10 @@ type Config struct {
 	KubeletClientCert *tls.Certificate
 	// Tokens issues service account tokens (serviceaccounts/token); nil: 404.
 	Tokens *auth.TokenIssuer
+	// AuthorizationModes is --authorization-mode (Node, RBAC, AlwaysAllow,
+	// AlwaysDeny, asked in order after the system:masters bypass). Empty means
+	// no authorization at all, which only in-process unit tests use.
+	AuthorizationModes []string
 	// DisableManagedFields turns off metadata.managedFields tracking on writes
 	// (server-side apply still works; it starts tracking from the first apply).
 	DisableManagedFields bool
@@ -73,6 +77,7 @@ type Server struct {
 	disc      *discovery
 	handler   http.Handler
 	kubelets  *http.Transport
+	authz     *authorization
 	// shutdown is closed when the server starts stopping; open watches end on it.
 	shutdown chan struct{}
 }
@@ -100,7 +105,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Admission == nil {
 		cfg.Admission = admission.Default
 	}
-	s.admission = cfg.Admission(cacheReader{s})
+	// RBAC's escalation check needs the authorizer, so the server adds it last.
+	s.admission = append(cfg.Admission(cacheReader{s}), rbacEscalation{s})
 	for i := range s.resources {
 		r := &s.resources[i]
 		if !r.HasVerb("list") {
@@ -117,6 +123,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("storage for %s: %w", r.GroupResource(), err)
 		}
 		s.stores[r.GroupResource()] = st
+	}
+	if err := s.setupAuthorization(ctx); err != nil {
+		return nil, err
 	}
 	s.handler = s.buildHandler()
 	if svcs := reg.Services(); svcs != nil && cfg.RepairInterval >= 0 {

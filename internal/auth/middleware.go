@@ -22,16 +22,36 @@ func isPublic(path string) bool {
 	return false
 }
 
+// Anonymous identity: a request without credentials, when anonymous
+// authentication is on, is this user in this group (upstream's names).
+const (
+	AnonymousUser        = "system:anonymous"
+	UnauthenticatedGroup = "system:unauthenticated"
+)
+
 // Middleware authenticates every request except the public health and version
 // paths. It rejects unauthenticated requests with a 401 Status and passes the
 // user to next through the request context.
 func Middleware(a Authenticator, next http.Handler) http.Handler {
+	return MiddlewareWith(a, false, next)
+}
+
+// MiddlewareWith is Middleware with anonymous authentication switchable. With
+// anonymous on (upstream's default whenever authorization is not AlwaysAllow),
+// a request that carries no credentials at all proceeds as system:anonymous in
+// system:unauthenticated and authorization decides — /healthz and /version are
+// then open through the system:public-info-viewer role, and anything else is a
+// 403. Invalid credentials are still a 401.
+func MiddlewareWith(a Authenticator, anonymous bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isPublic(r.URL.Path) {
+		if !anonymous && isPublic(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		u, ok, err := a.Authenticate(r)
+		if !ok && err == nil && anonymous && !hasAuthorization(r) {
+			u, ok = &User{Name: AnonymousUser, Groups: []string{UnauthenticatedGroup}}, true
+		}
 		if !ok {
 			if err != nil {
 				slog.Debug("authentication failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
@@ -47,6 +67,10 @@ func Middleware(a Authenticator, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// hasAuthorization: an Authorization header no authenticator understood (say,
+// Basic) is a credential that failed, not the absence of one.
+func hasAuthorization(r *http.Request) bool { return r.Header.Get("Authorization") != "" }
 
 // writeUnauthorized writes upstream's 401 body: a v1 Status with reason Unauthorized.
 func writeUnauthorized(w http.ResponseWriter) {

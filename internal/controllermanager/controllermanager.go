@@ -58,6 +58,12 @@ type Options struct {
 	// which work across every resource kind; without it they do not run.
 	Metadata metadata.Interface
 
+	// ClientFor, when set, gives each controller its own clients, authenticated
+	// as the kube-system service account upstream runs it as (ServiceAccountName);
+	// nil clients mean "use the shared ones". The shared informers, events and
+	// leader election always use the client passed to Run.
+	ClientFor func(serviceAccount string) (kubernetes.Interface, metadata.Interface, error)
+
 	// HealthAddr serves /healthz and /metrics when set (e.g. "127.0.0.1:10257").
 	HealthAddr string
 	// Registry receives the workqueue metrics; nil uses a private registry.
@@ -159,6 +165,9 @@ func runControllers(ctx context.Context, client kubernetes.Interface, opts Optio
 		}
 		deps := buildDeps{client: client, factory: factory, opts: opts, common: ctrlutil.Common{
 			Recorder: recorders(name + "-controller"), QueueMetrics: metrics}}
+		if err := withOwnClients(&deps, name); err != nil {
+			return fmt.Errorf("controllermanager: %s: %w", name, err)
+		}
 		run, err := registry[name](deps)
 		if errors.Is(err, errSkipped) {
 			logger.Info("Controller disabled", "controller", name, "reason", err)

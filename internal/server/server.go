@@ -21,6 +21,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/apis/catalog"
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/authz"
 	"github.com/skiff-sh/skiff/internal/etcd"
 	"github.com/skiff-sh/skiff/internal/openapi"
 )
@@ -37,6 +38,9 @@ type Options struct {
 	ServiceCIDR  string
 	TokenFile    string
 	ExtraSANs    []string
+	// AuthorizationModes is --authorization-mode; empty means authz.DefaultModes
+	// (Node,RBAC). AlwaysAllow is only ever used when given explicitly.
+	AuthorizationModes []string
 	// Components to run in process besides the API server.
 	DisableScheduler   bool
 	DisableControllers bool
@@ -53,14 +57,19 @@ type Options struct {
 type Server struct {
 	URL        string
 	Kubeconfig string
-	// Loopback is a client config with full rights for in-process components.
+	// Loopback is a client config with full rights (system:masters), for the
+	// local node until it has a node identity, and for tests.
 	Loopback *rest.Config
-	done     chan error
+	// Scheduler and ControllerManager authenticate as system:kube-scheduler and
+	// system:kube-controller-manager.
+	Scheduler, ControllerManager *rest.Config
+	done                         chan error
+	ids                          *identities
 }
 
-// Components run beside the API server inside `skiff server`; each gets the loopback
-// config and returns when ctx ends.
-type Component func(ctx context.Context, cfg *rest.Config) error
+// Components run beside the API server inside `skiff server`; each takes the
+// client config of its own identity from the server and returns when ctx ends.
+type Component func(ctx context.Context, s *Server) error
 
 // Start brings up etcd and the API server, writes the admin kubeconfig and returns
 // once the server answers. The server stops when ctx ends; Wait reports how.
@@ -102,7 +111,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("service account key: %w", err)
 	}
-	authn, err := authenticator(pki, opts.TokenFile, loopbackToken, tokens)
+	ids := newIdentities()
+	authn, err := authenticator(pki, opts.TokenFile, loopbackToken, tokens, ids)
 	if err != nil {
 		ln.Close()
 		store.Close()
@@ -114,11 +124,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
+	modes := opts.AuthorizationModes
+	if len(modes) == 0 {
+		modes = authz.DefaultModes
+	}
+	// Anonymous requests are on, as upstream, unless everything is allowed
+	// anyway (upstream refuses anonymous with AlwaysAllow for that reason).
+	anonymous := !authz.HasMode(modes, authz.ModeAlwaysAllow)
 	api, err := apiserver.New(ctx, apiserver.Config{
 		Etcd: store.Client(), ServiceCIDR: opts.ServiceCIDR, Ready: store.Ready,
-		Authenticate:     func(h http.Handler) http.Handler { return auth.Middleware(authn, h) },
-		OpenAPI:          openapi.New(catalog.Resources),
-		AdvertiseAddress: advertiseAddress(opts.BindAddress), AdvertisePort: port,
+		Authenticate:       func(h http.Handler) http.Handler { return auth.MiddlewareWith(authn, anonymous, h) },
+		AuthorizationModes: modes,
+		OpenAPI:            openapi.New(catalog.Resources),
+		AdvertiseAddress:   advertiseAddress(opts.BindAddress), AdvertisePort: port,
 		Tokens: tokens, KubeletClientCert: kubeletCert,
 	})
 	if err != nil {
@@ -133,7 +151,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	s := &Server{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Kubeconfig: filepath.Join(opts.DataDir, "kubeconfig"), done: make(chan error, 1)}
+	s := &Server{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Kubeconfig: filepath.Join(opts.DataDir, "kubeconfig"),
+		done: make(chan error, 1), ids: ids}
 	go func() {
 		err := api.Serve(ctx, ln, tlsConfig)
 		store.Close()
@@ -144,12 +163,27 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := bootstrapWithRetry(ctx, api); err != nil {
 		return nil, err
 	}
+	if err := api.WaitAuthorizationReady(ctx); err != nil {
+		return nil, err
+	}
 	if err := auth.WriteKubeconfig(s.Kubeconfig, s.URL, pki.CACertPEM, mustRead(pki.AdminCertFile), mustRead(pki.AdminKeyFile)); err != nil {
 		return nil, err
 	}
 	s.Loopback = &rest.Config{Host: s.URL, BearerToken: loopbackToken,
 		TLSClientConfig: rest.TLSClientConfig{CAData: pki.CACertPEM}, QPS: 5000, Burst: 10000}
+	s.Scheduler = withToken(s.Loopback, ids.scheduler)
+	s.ControllerManager = withToken(s.Loopback, ids.controllers)
 	return s, nil
+}
+
+// ControllerConfig is the client config of the controller that runs as
+// kube-system service account sa, or nil if the policy has no such controller.
+func (s *Server) ControllerConfig(sa string) *rest.Config {
+	t, ok := s.ids.perSA[sa]
+	if !ok {
+		return nil
+	}
+	return withToken(s.Loopback, t)
 }
 
 // Wait blocks until the API server has stopped.
@@ -170,11 +204,15 @@ func bootstrapWithRetry(ctx context.Context, api *apiserver.Server) error {
 	return err
 }
 
-func authenticator(pki *auth.PKI, tokenFile, loopbackToken string, tokens *auth.TokenIssuer) (auth.Authenticator, error) {
+func authenticator(pki *auth.PKI, tokenFile, loopbackToken string, tokens *auth.TokenIssuer, ids *identities) (auth.Authenticator, error) {
+	static := map[string]*auth.User{loopbackToken: {Name: "system:apiserver", Groups: []string{"system:masters"}}}
+	for t, u := range ids.tokens {
+		static[t] = u
+	}
 	auths := []auth.Authenticator{
 		auth.NewX509(pki.CAPool()),
 		tokens,
-		auth.NewStaticTokens(map[string]*auth.User{loopbackToken: {Name: "system:apiserver", Groups: []string{"system:masters"}}}),
+		auth.NewStaticTokens(static),
 	}
 	if tokenFile != "" {
 		tf, err := auth.NewTokenFile(tokenFile)

@@ -22,9 +22,15 @@ type Server struct {
 	Kubeconfig string
 	URL        string
 	DataDir    string
-	Client     kubernetes.Interface
-	cancel     context.CancelFunc
-	srv        *server.Server
+	// Scheduler and ControllerManager are the in-process components'
+	// identities (system:kube-scheduler, system:kube-controller-manager);
+	// ControllerConfig(sa) is a controller's (kube-system service account sa).
+	// Tests run components with these, as `skiff server` does, so RBAC applies.
+	Scheduler, ControllerManager *rest.Config
+	ControllerConfig             func(sa string) *rest.Config
+	Client                       kubernetes.Interface
+	cancel                       context.CancelFunc
+	srv                          *server.Server
 }
 
 // Start runs a server for the test's lifetime; it stops at cleanup.
@@ -56,7 +62,8 @@ func StartWith(t testing.TB, opts server.Options) *Server {
 		cancel()
 		t.Fatal(err)
 	}
-	s := &Server{Config: cfg, Kubeconfig: srv.Kubeconfig, URL: srv.URL, DataDir: opts.DataDir, Client: client, cancel: cancel, srv: srv}
+	s := &Server{Config: cfg, Kubeconfig: srv.Kubeconfig, URL: srv.URL, DataDir: opts.DataDir, Client: client, cancel: cancel, srv: srv,
+		Scheduler: srv.Scheduler, ControllerManager: srv.ControllerManager, ControllerConfig: srv.ControllerConfig}
 	t.Cleanup(s.Stop)
 	return s
 }

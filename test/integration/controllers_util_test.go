@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -33,13 +34,27 @@ func fastClient(t *testing.T, s *testserver.Server) kubernetes.Interface {
 	return kubernetes.NewForConfigOrDie(&cfg)
 }
 
-// startControllerManager runs the controller manager in process until the test ends.
+// startControllerManager runs the controller manager in process until the test
+// ends, as `skiff server` does: as system:kube-controller-manager, each
+// controller as its own kube-system service account, so RBAC applies.
 func startControllerManager(t *testing.T, s *testserver.Server, opts controllermanager.Options) {
 	t.Helper()
-	cfg := *s.Config
-	cfg.QPS, cfg.Burst = 5000, 10000
-	opts.Metadata = metadata.NewForConfigOrDie(&cfg)
-	client := kubernetes.NewForConfigOrDie(&cfg)
+	fast := func(c *rest.Config) *rest.Config {
+		c = rest.CopyConfig(c)
+		c.QPS, c.Burst = 5000, 10000
+		return c
+	}
+	cfg := fast(s.ControllerManager)
+	opts.Metadata = metadata.NewForConfigOrDie(cfg)
+	client := kubernetes.NewForConfigOrDie(cfg)
+	opts.ClientFor = func(sa string) (kubernetes.Interface, metadata.Interface, error) {
+		c := s.ControllerConfig(sa)
+		if c == nil {
+			return nil, nil, nil
+		}
+		c = fast(c)
+		return kubernetes.NewForConfigOrDie(c), metadata.NewForConfigOrDie(c), nil
+	}
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), klog.Background().V(1)))
 	done := make(chan struct{})
 	go func() {

@@ -22,7 +22,8 @@ import (
 
 func startScheduler(t *testing.T, s *testserver.Server, opts scheduler.Options) {
 	t.Helper()
-	cfg := *s.Config
+	// As system:kube-scheduler, like `skiff server`'s scheduler.
+	cfg := *s.Scheduler
 	cfg.QPS, cfg.Burst = 5000, 10000
 	client := kubernetes.NewForConfigOrDie(&cfg)
 	sched, err := scheduler.New(client, opts)

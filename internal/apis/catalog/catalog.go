@@ -161,6 +161,10 @@ var Resources = []Resource{
 		SingularName: "selfsubjectaccessreview", Verbs: createOnly},
 	{GroupVersionResource: gvr("authorization.k8s.io", "v1", "selfsubjectrulesreviews"), Kind: "SelfSubjectRulesReview",
 		SingularName: "selfsubjectrulesreview", Verbs: createOnly},
+	{GroupVersionResource: gvr("authorization.k8s.io", "v1", "subjectaccessreviews"), Kind: "SubjectAccessReview",
+		SingularName: "subjectaccessreview", Verbs: createOnly},
+	{GroupVersionResource: gvr("authorization.k8s.io", "v1", "localsubjectaccessreviews"), Kind: "LocalSubjectAccessReview",
+		SingularName: "localsubjectaccessreview", Namespaced: true, Verbs: createOnly},
 	// policy/v1
 	res("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, []string{"pdb"},
 		status("policy", "v1", "PodDisruptionBudget")),
