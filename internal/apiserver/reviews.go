@@ -68,7 +68,7 @@ func (s *Server) review(ctx context.Context, ri requestInfo, user *auth.User, ob
 		o.Status = s.decide(ctx, reviewAttributes(specUser(&o.Spec), o.Spec.ResourceAttributes, o.Spec.NonResourceAttributes))
 	case *authorizationv1.SelfSubjectRulesReview:
 		if o.Spec.Namespace == "" {
-			return nil, invalidReview(ri, field.Required(field.NewPath("spec", "namespace"), ""))
+			return nil, apierrors.NewBadRequest("no namespace on request")
 		}
 		o.Status = s.rulesReview(user, o.Spec.Namespace)
 	default:
@@ -115,7 +115,7 @@ func invalidReview(ri requestInfo, errs ...*field.Error) error {
 
 func checkOneAttributeKind(ri requestInfo, hasRes, hasNonRes bool) error {
 	if hasRes == hasNonRes {
-		return invalidReview(ri, field.Invalid(field.NewPath("spec", "resourceAttributes"), nil,
+		return invalidReview(ri, field.Invalid(field.NewPath("spec"), nil,
 			"exactly one of nonResourceAttributes or resourceAttributes must be specified"))
 	}
 	return nil

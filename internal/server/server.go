@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -163,9 +164,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := bootstrapWithRetry(ctx, api); err != nil {
 		return nil, err
 	}
-	if err := api.WaitAuthorizationReady(ctx); err != nil {
-		return nil, err
+	// In-process components start only once RBAC can see their bindings; a
+	// server whose index lags still serves (components retry), it just says so.
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := api.WaitAuthorizationReady(wctx); err != nil && ctx.Err() == nil {
+		slog.Warn("RBAC index not ready after 30s; starting components anyway", "err", err)
 	}
+	wcancel()
 	if err := auth.WriteKubeconfig(s.Kubeconfig, s.URL, pki.CACertPEM, mustRead(pki.AdminCertFile), mustRead(pki.AdminKeyFile)); err != nil {
 		return nil, err
 	}

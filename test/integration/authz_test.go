@@ -461,3 +461,57 @@ func TestWebSocketExecNeedsCreate(t *testing.T) {
 		t.Fatalf("websocket exec with get only: %d, want 403", resp.StatusCode)
 	}
 }
+
+// TestImpersonationParts: every part of an impersonated identity is checked on
+// its own (users, groups, uids, userextras/<key>, serviceaccounts), and the
+// request then runs as exactly that identity.
+func TestImpersonationParts(t *testing.T) {
+	env := newAuthzEnv(t)
+	ctx := context.Background()
+	whoami := func(cfg *rest.Config) (*authenticationv1.SelfSubjectReview, error) {
+		return kubernetes.NewForConfigOrDie(cfg).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	}
+	as := rest.CopyConfig(env.configs["admin"])
+	as.Impersonate = rest.ImpersonationConfig{UserName: "erin", UID: "u-1", Groups: []string{"g1"}, Extra: map[string][]string{"scopes": {"a", "b"}}}
+	r, err := whoami(as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := r.Status.UserInfo
+	if u.Username != "erin" || u.UID != "u-1" || fmt.Sprint(u.Groups) != "[g1 system:authenticated]" || fmt.Sprint(u.Extra["scopes"]) != "[a b]" {
+		t.Fatalf("impersonated identity: %+v", u)
+	}
+	sa := rest.CopyConfig(env.configs["admin"])
+	sa.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:team:bot"}
+	if r, err = whoami(sa); err != nil || fmt.Sprint(r.Status.UserInfo.Groups) != "[system:serviceaccounts system:serviceaccounts:team system:authenticated]" {
+		t.Fatalf("impersonated service account: %+v %v", r, err)
+	}
+	// dave may impersonate users, but not uids: the uid part alone is refused.
+	_, err = env.s.Client.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "impersonate-users"},
+		Rules: []rbacv1.PolicyRule{{Verbs: []string{"impersonate"}, APIGroups: []string{""}, Resources: []string{"users"}}}}, metav1.CreateOptions{})
+	if err == nil {
+		_, err = env.s.Client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "dave-impersonates"},
+			Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: "dave"}},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "impersonate-users"}}, metav1.CreateOptions{})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAllowed(t, env.clients["dave"], "impersonate", "", "users", "")
+	daveAs := rest.CopyConfig(env.configs["dave"])
+	daveAs.Impersonate = rest.ImpersonationConfig{UserName: "nobody"}
+	if r, err := whoami(daveAs); err != nil || r.Status.UserInfo.Username != "nobody" {
+		t.Fatalf("dave as nobody: %+v %v", r, err)
+	}
+	daveAs.Impersonate.UID = "u-2"
+	_, err = whoami(daveAs)
+	want := `uids.authentication.k8s.io "u-2" is forbidden: User "dave" cannot impersonate resource "uids" in API group "authentication.k8s.io" at the cluster scope`
+	if !apierrors.IsForbidden(err) || err.Error() != want {
+		t.Fatalf("dave impersonating a uid: got %v\nwant %s", err, want)
+	}
+	// Impersonating a user does not carry the impersonator's rights: nobody cannot list pods.
+	daveAs.Impersonate.UID = ""
+	if _, err := kubernetes.NewForConfigOrDie(daveAs).CoreV1().Pods(authzNS).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("dave as nobody listing pods: want 403, got %v", err)
+	}
+}
