@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/skiff-sh/skiff/internal/controller/bootstrap"
 	"github.com/skiff-sh/skiff/internal/controller/cronjob"
 	"github.com/skiff-sh/skiff/internal/controller/ctrlutil"
 	"github.com/skiff-sh/skiff/internal/controller/daemonset"
@@ -116,6 +117,10 @@ var registry = map[string]constructor{
 	"disruption": func(d buildDeps) (func(context.Context), error) {
 		c := disruption.New(d.client, d.factory, disruption.Options{Common: d.common})
 		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"tokencleaner": func(d buildDeps) (func(context.Context), error) {
+		c := bootstrap.NewTokenCleaner(d.client, d.factory, bootstrap.TokenCleanerOptions{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, 1) }, nil
 	},
 	"podgc": func(d buildDeps) (func(context.Context), error) {
 		c := podgc.New(d.client, d.factory, podgc.Options{Common: d.common})

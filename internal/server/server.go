@@ -92,7 +92,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("service account key: %w", err)
 	}
-	authn, err := authenticator(pki, opts.TokenFile, loopbackToken, tokens)
+	bootstrapTokens := &auth.BootstrapTokens{}
+	authn, err := authenticator(pki, opts.TokenFile, loopbackToken, tokens, bootstrapTokens)
 	if err != nil {
 		ln.Close()
 		store.Close()
@@ -117,6 +118,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	tokens.Lookup = api.ServiceAccountUID
+	bootstrapTokens.Lookup = api.BootstrapTokenSecret
 	tlsConfig, err := pki.ServerTLSConfig()
 	if err != nil {
 		ln.Close()
@@ -131,6 +133,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}()
 	if err := bootstrapWithRetry(ctx, api); err != nil {
 		return nil, err
+	}
+	advertised := "https://" + net.JoinHostPort(advertiseAddress(opts.BindAddress).String(), strconv.Itoa(port))
+	if err := api.PublishClusterInfo(ctx, advertised, pki.CACertPEM); err != nil {
+		return nil, fmt.Errorf("cluster-info: %w", err)
 	}
 	if err := auth.WriteKubeconfig(s.Kubeconfig, s.URL, pki.CACertPEM, mustRead(pki.AdminCertFile), mustRead(pki.AdminKeyFile)); err != nil {
 		return nil, err
@@ -158,10 +164,11 @@ func bootstrapWithRetry(ctx context.Context, api *apiserver.Server) error {
 	return err
 }
 
-func authenticator(pki *auth.PKI, tokenFile, loopbackToken string, tokens *auth.TokenIssuer) (auth.Authenticator, error) {
+func authenticator(pki *auth.PKI, tokenFile, loopbackToken string, tokens *auth.TokenIssuer, bootstrap *auth.BootstrapTokens) (auth.Authenticator, error) {
 	auths := []auth.Authenticator{
 		auth.NewX509(pki.CAPool()),
 		tokens,
+		bootstrap,
 		auth.NewStaticTokens(map[string]*auth.User{loopbackToken: {Name: "system:apiserver", Groups: []string{"system:masters"}}}),
 	}
 	if tokenFile != "" {
