@@ -20,7 +20,7 @@ import (
 // 16-character secret of [a-z0-9], stored as a Secret of type
 // bootstrap.kubernetes.io/token named bootstrap-token-<id> in kube-system.
 const (
-	BootstrapTokenSecretType  corev1.SecretType = "bootstrap.kubernetes.io/token"
+	BootstrapTokenSecretType   corev1.SecretType = "bootstrap.kubernetes.io/token"
 	BootstrapTokenSecretPrefix                   = "bootstrap-token-"
 	BootstrapTokenNamespace                      = "kube-system"
 	BootstrapUserPrefix                          = "system:bootstrap:"
