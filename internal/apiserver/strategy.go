@@ -42,6 +42,7 @@ func (s *Server) prepareCreate(ctx context.Context, ri requestInfo, obj runtime.
 		clearField(obj, "Status")
 	}
 	defaults.Default(obj)
+	setCSRRequester(ctx, obj) // CSRs record who asked (csr.go)
 	if err := s.admitCreate(ctx, obj); err != nil {
 		return err
 	}
@@ -97,8 +98,9 @@ func (s *Server) prepareUpdate(ctx context.Context, ri requestInfo, obj, current
 	} else if m.ResourceVersion != cm.ResourceVersion {
 		return nil, conflict(ri, cm.Name)
 	}
-	if ri.subresource == "status" {
+	if ri.subresource == "status" || ri.subresource == "approval" {
 		obj = withStatusOnly(current, obj)
+		restrictCSRSubresource(ri.subresource, obj, current) // CSR approval vs status (csr.go)
 		m, _ = metaAccessor(obj)
 	} else if ri.res.HasSubresource("status") && ri.subresource != "finalize" {
 		copyField(obj, current, "Status")
@@ -119,7 +121,7 @@ func (s *Server) prepareUpdate(ctx context.Context, ri requestInfo, obj, current
 	if err := s.admitUpdate(ctx, obj, current); err != nil {
 		return nil, err
 	}
-	if ri.subresource == "status" {
+	if ri.subresource == "status" || ri.subresource == "approval" {
 		return obj, invalid(obj, m.Name, validation.ValidateStatusUpdate(obj, current))
 	}
 	return obj, invalid(obj, m.Name, validation.ValidateUpdate(obj, current))
