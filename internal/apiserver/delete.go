@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/skiff-sh/skiff/internal/admission"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
 
@@ -89,6 +90,10 @@ func (s *Server) deleteObject(ctx context.Context, ri requestInfo, name string, 
 		return nil, err
 	}
 	if err := checkPreconditions(ri, current, opts.Preconditions); err != nil {
+		return nil, err
+	}
+	// The admission chain (admissionchain.go) sees deletes with the stored object.
+	if err := s.admit(ctx, admission.Delete, withName(ri, name), nil, current); err != nil {
 		return nil, err
 	}
 	cm, _ := metaAccessor(current)

@@ -15,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/skiff-sh/skiff/internal/admission"
 	"github.com/skiff-sh/skiff/internal/apis/catalog"
 	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/storage"
@@ -48,6 +49,9 @@ type Config struct {
 	KubeletClientCert *tls.Certificate
 	// Tokens issues service account tokens (serviceaccounts/token); nil: 404.
 	Tokens *auth.TokenIssuer
+	// Admission is the admission chain run on every create, update and delete
+	// after the built-in admission steps (nil: none).
+	Admission admission.Chain
 	// DisableManagedFields turns off metadata.managedFields tracking on writes
 	// (server-side apply still works; it starts tracking from the first apply).
 	DisableManagedFields bool

@@ -14,6 +14,7 @@ import (
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/skiff-sh/skiff/internal/admission"
 	"github.com/skiff-sh/skiff/internal/apis/defaults"
 	"github.com/skiff-sh/skiff/internal/apis/validation"
 )
@@ -44,6 +45,10 @@ func (s *Server) prepareCreate(ctx context.Context, ri requestInfo, obj runtime.
 	defaults.Default(obj)
 	setCSRRequester(ctx, obj) // CSRs record who asked (csr.go)
 	if err := s.admitCreate(ctx, obj); err != nil {
+		return err
+	}
+	// The admission chain (admissionchain.go) runs after the built-in admission steps.
+	if err := s.admit(ctx, admission.Create, ri, obj, nil); err != nil {
 		return err
 	}
 	return invalid(obj, m.Name, validation.Validate(obj))
@@ -119,6 +124,10 @@ func (s *Server) prepareUpdate(ctx context.Context, ri requestInfo, obj, current
 	}
 	defaults.Default(obj)
 	if err := s.admitUpdate(ctx, obj, current); err != nil {
+		return nil, err
+	}
+	// The admission chain (admissionchain.go) runs after the built-in admission steps.
+	if err := s.admit(ctx, admission.Update, ri, obj, current); err != nil {
 		return nil, err
 	}
 	if ri.subresource == "status" || ri.subresource == "approval" {

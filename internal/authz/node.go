@@ -175,12 +175,16 @@ func RunNodeGraph(ctx context.Context, client kubernetes.Interface, graph *NodeG
 			}
 		},
 	})
-	claims := factory.Core().V1().PersistentVolumeClaims().Informer()
-	claims.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { setClaim(graph, obj, false) },
-		UpdateFunc: func(_, obj any) { setClaim(graph, obj, false) },
-		DeleteFunc: func(obj any) { setClaim(graph, obj, true) },
-	})
+	// Claims are followed only where the server serves them: an informer on an
+	// unserved resource would never sync.
+	if servesClaims(client) {
+		claims := factory.Core().V1().PersistentVolumeClaims().Informer()
+		claims.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { setClaim(graph, obj, false) },
+			UpdateFunc: func(_, obj any) { setClaim(graph, obj, false) },
+			DeleteFunc: func(obj any) { setClaim(graph, obj, true) },
+		})
+	}
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 }
@@ -204,4 +208,17 @@ func setClaim(g *NodeGraph, obj any, deleted bool) {
 		vol = ""
 	}
 	g.SetClaim(c.Namespace, c.Name, vol)
+}
+
+func servesClaims(client kubernetes.Interface) bool {
+	l, err := client.Discovery().ServerResourcesForGroupVersion("v1")
+	if err != nil {
+		return false
+	}
+	for _, r := range l.APIResources {
+		if r.Name == "persistentvolumeclaims" {
+			return true
+		}
+	}
+	return false
 }

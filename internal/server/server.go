@@ -18,6 +18,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-sh/skiff/internal/admission"
 	"github.com/skiff-sh/skiff/internal/apis/catalog"
 	"github.com/skiff-sh/skiff/internal/apiserver"
 	"github.com/skiff-sh/skiff/internal/auth"
@@ -111,6 +112,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		OpenAPI:          openapi.New(catalog.Resources),
 		AdvertiseAddress: advertiseAddress(opts.BindAddress), AdvertisePort: port,
 		Tokens: tokens, KubeletClientCert: kubeletCert,
+		Admission: admission.Chain{admission.NewNodeRestriction()},
 	})
 	if err != nil {
 		ln.Close()

@@ -13,11 +13,13 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/skiff-sh/skiff/internal/agent"
 	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/authz"
 	"github.com/skiff-sh/skiff/internal/controllermanager"
 	"github.com/skiff-sh/skiff/internal/testserver"
 )
@@ -106,6 +108,52 @@ func TestNodeJoinsWithBootstrapToken(t *testing.T) {
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr("node-a"), LeaseDurationSeconds: ptr(int32(40))}}
 	if _, err := node.CoordinationV1().Leases("kube-node-lease").Create(ctx, lease, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("own lease: %v", err)
+	}
+
+	// NodeRestriction (wired in the server): another node's objects are refused.
+	if _, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-b"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	patch := []byte(`{"metadata":{"labels":{"stolen":"yes"}}}`)
+	if _, err := node.CoreV1().Nodes().Patch(ctx, "node-b", "application/merge-patch+json", patch, metav1.PatchOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("patching another node: %v", err)
+	}
+	restricted := []byte(`{"metadata":{"labels":{"node-restriction.kubernetes.io/trusted":"yes"}}}`)
+	if _, err := node.CoreV1().Nodes().Patch(ctx, "node-a", "application/merge-patch+json", restricted, metav1.PatchOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("self-labelling under node-restriction.kubernetes.io/: %v", err)
+	}
+	otherLease := lease.DeepCopy()
+	otherLease.Name = "node-b"
+	if _, err := node.CoordinationV1().Leases("kube-node-lease").Create(ctx, otherLease, metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("another node's lease: %v", err)
+	}
+	plain := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "sneaky", Namespace: "default"},
+		Spec: corev1.PodSpec{NodeName: "node-a", Containers: []corev1.Container{{Name: "c", Image: "x"}}}}
+	if _, err := node.CoreV1().Pods("default").Create(ctx, plain, metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("a node creating a non-mirror pod: %v", err)
+	}
+
+	// The Node authorizer's graph, fed from this server: node-a may read the Secret
+	// its pod uses and not one no pod of its uses.
+	graph := authz.NewNodeGraph()
+	gctx, gcancel := context.WithCancel(ctx)
+	defer gcancel()
+	authz.RunNodeGraph(gctx, admin, graph)
+	used := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "uses-secret", Namespace: "default"}, Spec: corev1.PodSpec{
+		NodeName: "node-a", Containers: []corev1.Container{{Name: "c", Image: "x"}},
+		Volumes: []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "mine"}}}}}}
+	if _, err := admin.CoreV1().Pods("default").Create(ctx, used, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	nodeA := &auth.User{Name: who.Status.UserInfo.Username, Groups: who.Status.UserInfo.Groups}
+	decide := func(secret string) authz.Decision {
+		d, _, _ := authz.NewNode(graph).Authorize(ctx, authz.Attributes{User: nodeA, Verb: "get", ResourceRequest: true,
+			APIVersion: "v1", Resource: "secrets", Namespace: "default", Name: secret})
+		return d
+	}
+	eventually(t, 10*time.Second, "graph sees the pod", func() (bool, error) { return decide("mine") == authz.Allow, nil })
+	if d := decide("not-mine"); d == authz.Allow {
+		t.Errorf("node-a may read a secret no pod of its uses")
 	}
 
 	// A restart needs no token: the stored certificate is reused.
