@@ -207,10 +207,15 @@ func mustRead(path string) []byte {
 	return b
 }
 
+// KubeletClientUser is the API server's identity towards kubelets. It is not in
+// system:masters: kubelets authorize it (nodes/proxy, log, stats, metrics) through a
+// SubjectAccessReview, which RBAC answers via its binding to system:kubelet-api-admin.
+const KubeletClientUser = "kube-apiserver-kubelet-client"
+
 // kubeletClientCert issues the certificate the API server shows kubelets (a fresh one
 // each start: it never leaves this process).
 func kubeletClientCert(pki *auth.PKI) (*tls.Certificate, error) {
-	certPEM, keyPEM, err := pki.IssueClientCert("skiff-apiserver-kubelet-client", []string{"system:masters"}, 365*24*time.Hour)
+	certPEM, keyPEM, err := pki.IssueClientCert(KubeletClientUser, nil, 365*24*time.Hour)
 	if err != nil {
 		return nil, fmt.Errorf("kubelet client certificate: %w", err)
 	}
