@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-sh/skiff/internal/agent"
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/dns"
 	"github.com/skiff-sh/skiff/internal/kubelet"
 	"github.com/skiff-sh/skiff/internal/network"
@@ -26,9 +29,7 @@ func init() {
 			return nil
 		}
 		return func(ctx context.Context, s *server.Server) error {
-			// The local node keeps the loopback credentials until it gets its
-			// own node identity.
-			cfg := s.Loopback
+			cfg := s.Loopback // only its address: the node has its own identity
 			// The API server reaches this kubelet with its client certificate,
 			// signed by the cluster CA like every kubelet client.
 			// A failure (e.g. the kubelet port is taken) is logged by the agent and
@@ -37,9 +38,21 @@ func init() {
 			if o.KubeletPort != 0 {
 				addr = ":" + strconv.Itoa(o.KubeletPort)
 			}
+			// The local node authenticates as system:node:<hostname> with a
+			// certificate the cluster CA issues directly, not with the loopback token.
+			ca, err := auth.LoadCA(filepath.Join(o.DataDir, "tls", "ca.crt"), filepath.Join(o.DataDir, "tls", "ca.key"))
+			if err != nil {
+				return err
+			}
+			nodeName, _ := os.Hostname()
+			dir := filepath.Join(o.DataDir, "agent")
+			rc, err := agent.LocalNodeConfig(ctx, dir, nodeName, cfg.Host, ca)
+			if err != nil {
+				return err
+			}
 			// ClusterFirst pods resolve through kube-dns, served by this node's DNS.
-			return agent.Run(ctx, agent.Config{DataDir: filepath.Join(o.DataDir, "agent"), KubeletAddress: addr,
-				ClusterDNS: []string{dns.DefaultClusterDNS}}, cfg)
+			return agent.Run(ctx, agent.Config{DataDir: dir, NodeName: nodeName, KubeletAddress: addr,
+				ClusterDNS: []string{dns.DefaultClusterDNS}, ClusterCA: ca.CertPEM}, rc)
 		}
 	})
 }
@@ -47,6 +60,9 @@ func init() {
 type agentFlags struct {
 	cfg            agent.Config
 	kubeconfig     string
+	server         string
+	token          string
+	caCertHash     string
 	nodeIP         string
 	clusterDNS     string
 	clusterCIDR    string
@@ -56,7 +72,10 @@ type agentFlags struct {
 
 func (f *agentFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig to reach the API server (default: <data-dir>/kubeconfig)")
+	fl.StringVar(&f.server, "server", "", "API server URL to join (https://HOST:PORT); with --token and --ca-cert-hash on the first start")
+	fl.StringVar(&f.token, "token", "", "bootstrap token (<id>.<secret>, from `skiff token create`) exchanged for this node's certificate")
+	fl.StringVar(&f.caCertHash, "ca-cert-hash", "", "pin of the cluster CA: sha256:<hex of its public key> (printed by `skiff token create --print-join-command`)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig to reach the API server instead of joining with a token")
 	fl.StringVar(&f.cfg.DataDir, "data-dir", defaultDataDir(), "data directory (the agent uses <data-dir>/agent)")
 	fl.StringVar(&f.cfg.NodeName, "node-name", "", "node name (default: hostname)")
 	fl.StringVar(&f.nodeIP, "node-ip", "", "InternalIP to report (default: the default route's source address)")
@@ -71,13 +90,37 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.cfg.AllowLocalAnonymous, "kubelet-allow-local-anonymous", false, "accept unauthenticated kubelet API requests from this machine's own addresses")
 }
 
-func (f *agentFlags) run() error {
+// clientConfig is how the node reaches the server: its own certificate (joining
+// with a bootstrap token the first time), or an explicit --kubeconfig.
+func (f *agentFlags) clientConfig(ctx context.Context) (*rest.Config, error) {
+	agentDir := filepath.Join(f.cfg.DataDir, "agent")
 	if f.kubeconfig == "" {
-		f.kubeconfig = filepath.Join(f.cfg.DataDir, "kubeconfig")
+		if f.cfg.NodeName == "" {
+			f.cfg.NodeName, _ = os.Hostname()
+		}
+		rc, ca, err := agent.Join(ctx, agentDir, f.cfg.NodeName, f.server, f.token, f.caCertHash)
+		if err != nil {
+			return nil, err
+		}
+		f.cfg.ClusterCA = ca
+		return rc, nil
+	}
+	if f.server != "" || f.token != "" {
+		return nil, errors.New("--kubeconfig and --server/--token are alternatives: give one")
 	}
 	rc, err := clientcmd.BuildConfigFromFlags("", f.kubeconfig)
 	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	return rc, nil
+}
+
+func (f *agentFlags) run() error {
+	ctx, stop := signalContext()
+	defer stop()
+	rc, err := f.clientConfig(ctx)
+	if err != nil {
+		return err
 	}
 	if f.nodeIP != "" {
 		if f.cfg.NodeIP = net.ParseIP(f.nodeIP); f.cfg.NodeIP == nil {
@@ -93,8 +136,6 @@ func (f *agentFlags) run() error {
 	if f.clusterDNS != "" {
 		f.cfg.ClusterDNS = []string{f.clusterDNS}
 	}
-	ctx, stop := signalContext()
-	defer stop()
 	if f.disableNodeNet {
 		return agent.Run(ctx, f.cfg, rc)
 	}

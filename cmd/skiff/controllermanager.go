@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,9 +24,12 @@ func init() {
 			// Each controller acts as its own kube-system service account
 			// (upstream's --use-service-account-credentials); the shared
 			// informers and leader election use the controller manager's identity.
+			// The CSR signer signs with the cluster CA of the data dir.
+			tls := filepath.Join(o.DataDir, "tls")
 			return runControllerManager(ctx, s.ControllerManager, controllermanager.Options{
 				NodeMonitorPeriod: o.NodeMonitorPeriod, NodeMonitorGracePeriod: o.NodeMonitorGracePeriod,
-				ClientFor: clientsFor(s.ControllerConfig)})
+				ClientFor:              clientsFor(s.ControllerConfig),
+				ClusterSigningCertFile: filepath.Join(tls, "ca.crt"), ClusterSigningKeyFile: filepath.Join(tls, "ca.key")})
 		}
 	})
 }
@@ -57,6 +61,9 @@ func controllerManagerCmd() *cobra.Command {
 	f.StringVar(&opts.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range node podCIDRs are allocated from")
 	f.IntVar(&opts.NodeCIDRMaskSize, "node-cidr-mask-size", 24, "size of each node's podCIDR")
 	f.IntVar(&opts.ConcurrentSyncs, "concurrent-syncs", 5, "workers per controller")
+	f.StringVar(&opts.ClusterSigningCertFile, "cluster-signing-cert-file", "", "CA certificate the CSR signer issues node and client certificates from (the cluster CA)")
+	f.StringVar(&opts.ClusterSigningKeyFile, "cluster-signing-key-file", "", "private key of --cluster-signing-cert-file")
+	f.DurationVar(&opts.ClusterSigningDuration, "cluster-signing-duration", 365*24*time.Hour, "longest lifetime of a certificate the CSR signer issues")
 	f.StringVar(&opts.HealthAddr, "bind-address", "127.0.0.1:10257", "address of /healthz and /metrics (empty: off)")
 	return cmd
 }

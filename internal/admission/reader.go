@@ -22,6 +22,7 @@ func Default(r Reader) Chain {
 	return Chain{
 		NamespaceLifecycle{Reader: r},
 		ServiceAccount{},
+		NewNodeRestriction(),
 		DefaultTolerationSeconds{},
 		Priority{Reader: r},
 	}

@@ -53,6 +53,9 @@ type Config struct {
 	// EvictionHard are the kubelet's hard eviction thresholds (nil: upstream's
 	// defaults); see kubelet.Config.EvictionHard.
 	EvictionHard map[string]string
+	// ClusterCA verifies client certificates of kubelet API callers (the API
+	// server); empty: the CA of the client config.
+	ClusterCA []byte
 	// Ready, if set, is closed when the kubelet registered its node.
 	Ready chan struct{}
 }
@@ -138,7 +141,8 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	}
 	srv, err := kserver.New(kserver.Config{
 		Pods: k, Streamer: rt, Metrics: k.MetricsHandler(), Stats: k, CertDir: filepath.Join(kubeletDir, "pki"), NodeName: cfg.NodeName,
-		ClientCA: rc.TLSClientConfig.CAData, AllowLocalAnonymous: cfg.AllowLocalAnonymous,
+		ClientCA: clusterCA(cfg, rc), AllowLocalAnonymous: cfg.AllowLocalAnonymous,
+		Authorize: kubeletAuthorizer(client, cfg.NodeName),
 	})
 	if err != nil {
 		return err
@@ -161,4 +165,11 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	}
 	klog.FromContext(ctx).Info("node agent starting", "node", cfg.NodeName, "runtime", endpoint, "kubeletPort", strconv.Itoa(port))
 	return k.Run(ctx)
+}
+
+func clusterCA(cfg Config, rc *rest.Config) []byte {
+	if len(cfg.ClusterCA) > 0 {
+		return cfg.ClusterCA
+	}
+	return rc.TLSClientConfig.CAData
 }

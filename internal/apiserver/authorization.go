@@ -30,11 +30,11 @@ func (s *Server) setupAuthorization(ctx context.Context) error {
 	if len(s.cfg.AuthorizationModes) == 0 {
 		return nil
 	}
+	graph := authz.NewNodeGraph()
+	s.feedNodeGraph(ctx, graph)
 	chain, err := authz.Chain(s.cfg.AuthorizationModes, map[string]authz.Authorizer{
 		authz.ModeRBAC: s.authz.rbac,
-		// The Node authorizer replaces this placeholder; until then node
-		// identities get only what RBAC grants them.
-		authz.ModeNode: authz.NoOpinionNode,
+		authz.ModeNode: authz.NewNode(graph),
 	})
 	if err != nil {
 		return err

@@ -41,7 +41,7 @@ func subresourceAllows(sub *catalog.Subresource, verb string) bool {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 	switch ri.subresource {
 	case "":
-	case "status":
+	case "status", "approval":
 		s.serveMain(w, r, ri)
 		return
 	case "scale":

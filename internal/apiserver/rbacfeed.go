@@ -17,6 +17,14 @@ import (
 // rbacResources are the stores the RBAC index follows.
 var rbacResources = []string{"roles", "clusterroles", "rolebindings", "clusterrolebindings"}
 
+// cacheSink is an in-memory view the server keeps current from a store's watch
+// cache (the RBAC index, the node authorizer's pod graph).
+type cacheSink interface {
+	Replace(objs []runtime.Object) // the whole contents after a list
+	Set(obj runtime.Object)        // added or modified
+	Remove(obj runtime.Object)     // deleted
+}
+
 // feedRBAC keeps the RBAC index current from the four RBAC stores' watch
 // caches: a list replaces a kind's contents, then watch events apply one by
 // one. A closed watch resumes where it stopped; an expired one re-lists. The
@@ -24,27 +32,40 @@ var rbacResources = []string{"roles", "clusterroles", "rolebindings", "clusterro
 func (s *Server) feedRBAC(ctx context.Context, ix *authz.RBACIndex) {
 	for _, name := range rbacResources {
 		res := catalog.Lookup("rbac.authorization.k8s.io", "v1", name)
-		go s.feedKind(ctx, ix, res)
+		go s.feed(ctx, res, rbacSink{ix: ix, kind: res.Kind}, func() { s.rbacSynced(res.Kind) })
 	}
 }
 
-func (s *Server) feedKind(ctx context.Context, ix *authz.RBACIndex, res *catalog.Resource) {
+type rbacSink struct {
+	ix   *authz.RBACIndex
+	kind string
+}
+
+func (r rbacSink) Replace(objs []runtime.Object) { r.ix.Replace(r.kind, objs) }
+func (r rbacSink) Set(obj runtime.Object)        { r.ix.Set(obj) }
+func (r rbacSink) Remove(obj runtime.Object)     { r.ix.Remove(obj) }
+
+// feed lists res into sink (calling synced after each full list), then follows
+// its watch, re-listing when the watch expires.
+func (s *Server) feed(ctx context.Context, res *catalog.Resource, sink cacheSink, synced func()) {
 	st := s.stores[res.GroupResource()]
 	prefix := s.storagePrefix(res)
 	for ctx.Err() == nil {
 		list, err := st.List(ctx, prefix, storage.ListOptions{ResourceVersion: "0"})
 		if err != nil {
 			if ctx.Err() == nil {
-				slog.Warn("rbac index: list failed", "resource", res.Resource, "err", err)
+				slog.Warn("watch-cache feed: list failed", "resource", res.Resource, "err", err)
 				sleepCtx(ctx, time.Second)
 			}
 			continue
 		}
-		ix.Replace(res.Kind, list.Items)
-		s.rbacSynced(res.Kind)
+		sink.Replace(list.Items)
+		if synced != nil {
+			synced()
+		}
 		rv := list.ResourceVersion
 		for ctx.Err() == nil {
-			next, ok := s.followWatch(ctx, st, prefix, rv, ix)
+			next, ok := followWatch(ctx, st, prefix, rv, sink)
 			if !ok {
 				break // expired or failed: re-list
 			}
@@ -54,7 +75,7 @@ func (s *Server) feedKind(ctx context.Context, ix *authz.RBACIndex, res *catalog
 }
 
 // followWatch applies one watch's events until it closes; ok=false asks for a re-list.
-func (s *Server) followWatch(ctx context.Context, st storage.Interface, prefix string, rv uint64, ix *authz.RBACIndex) (uint64, bool) {
+func followWatch(ctx context.Context, st storage.Interface, prefix string, rv uint64, sink cacheSink) (uint64, bool) {
 	w, err := st.Watch(ctx, prefix, storage.WatchOptions{ResourceVersion: itoa(int64(rv))})
 	if err != nil {
 		return rv, false
@@ -63,9 +84,9 @@ func (s *Server) followWatch(ctx context.Context, st storage.Interface, prefix s
 	for ev := range w.ResultChan() {
 		switch ev.Type {
 		case watch.Added, watch.Modified:
-			ix.Set(ev.Object)
+			sink.Set(ev.Object)
 		case watch.Deleted:
-			ix.Remove(ev.Object)
+			sink.Remove(ev.Object)
 		case watch.Error:
 			return rv, false
 		}

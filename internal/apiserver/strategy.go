@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/skiff-sh/skiff/internal/admission"
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/registry"
 )
 
@@ -36,6 +37,10 @@ func (s *Server) prepareCreate(ctx context.Context, ri requestInfo, obj runtime.
 	m.DeletionTimestamp, m.DeletionGracePeriodSeconds = nil, nil
 	st := s.strategy(ri)
 	st.Default(obj)
+	if st.SetRequester != nil {
+		u, _ := auth.UserFrom(ctx)
+		st.SetRequester(obj, u)
+	}
 	attrs := attributes(ctx, admission.Create, ri, m.Name, obj, nil, dryRun)
 	if err := s.admission.Admit(ctx, attrs); err != nil {
 		return err
@@ -85,6 +90,11 @@ func (s *Server) prepareUpdate(ctx context.Context, ri requestInfo, obj, current
 		obj = st.Status.PrepareForUpdate(obj, current)
 	case "finalize":
 		obj = st.PrepareForFinalize(obj, current)
+	case "":
+	default:
+		if sub := st.Subresources[ri.subresource]; sub != nil {
+			obj = sub.PrepareForUpdate(obj, current)
+		}
 	}
 	m, _ = metaAccessor(obj)
 	keepServerMetadata(m, cm)
@@ -103,6 +113,8 @@ func (s *Server) prepareUpdate(ctx context.Context, ri requestInfo, obj, current
 	validate := st.ValidateUpdate
 	if ri.subresource == "status" {
 		validate = st.Status.ValidateUpdate
+	} else if sub := st.Subresources[ri.subresource]; sub != nil {
+		validate = sub.ValidateUpdate
 	}
 	if err := invalid(obj, m.Name, validate(obj, current)); err != nil {
 		return nil, err

@@ -112,6 +112,11 @@ func (p *PKI) CAPool() *x509.CertPool {
 // IssueClientCert signs a client certificate, e.g. for a kubelet
 // (CN system:node:<name>, O system:nodes) or a component. validity <= 0 means one year.
 func (p *PKI) IssueClientCert(cn string, orgs []string, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+	return p.CA().IssueClientCert(cn, orgs, validity)
+}
+
+// IssueClientCert signs a client certificate with a fresh key; see PKI.IssueClientCert.
+func (ca *CA) IssueClientCert(cn string, orgs []string, validity time.Duration) (certPEM, keyPEM []byte, err error) {
 	if cn == "" {
 		return nil, nil, errors.New("pki: client certificate needs a common name")
 	}
@@ -126,7 +131,7 @@ func (p *PKI) IssueClientCert(cn string, orgs []string, validity time.Duration) 
 	if err != nil {
 		return nil, nil, err
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, key.Public(), p.caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: sign %s: %w", cn, err)
 	}
@@ -145,6 +150,9 @@ func (p *PKI) ServerTLSConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: serving certificate: %w", err)
 	}
+	// Send the CA with the leaf: a joining node that knows only the CA's pin
+	// (--ca-cert-hash) can then check the whole chain before it sends its token.
+	pair.Certificate = append(pair.Certificate, p.caCert.Raw)
 	return &tls.Config{
 		Certificates: []tls.Certificate{pair},
 		ClientAuth:   tls.VerifyClientCertIfGiven,

@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"context"
 	"fmt"
 	"strings"
 )
@@ -77,11 +76,3 @@ func Chain(modes []string, byMode map[string]Authorizer) (Authorizer, error) {
 	}
 	return u, nil
 }
-
-// NoOpinionNode stands in for the Node authorizer until it is built: it has no
-// opinion on any request, so node identities are decided by RBAC alone (the
-// system:node ClusterRole is not bound by default, as upstream, so a node
-// identity gets only what RBAC grants it explicitly).
-var NoOpinionNode = AuthorizerFunc(func(context.Context, Attributes) (Decision, string, error) {
-	return NoOpinion, "", nil
-})

@@ -54,6 +54,13 @@ type Options struct {
 	ConcurrentSyncs        int           // workers per controller: 5
 	ResyncPeriod           time.Duration // informer resync: 12h
 
+	// ClusterSigningCertFile/KeyFile are the CA the CSR signer issues certificates
+	// from (the cluster CA); without them the csrsigning controller does not run.
+	// ClusterSigningDuration caps issued certificates' lifetime (one year).
+	ClusterSigningCertFile string
+	ClusterSigningKeyFile  string
+	ClusterSigningDuration time.Duration
+
 	// Metadata is needed by the garbagecollector and namespace controllers,
 	// which work across every resource kind; without it they do not run.
 	Metadata metadata.Interface

@@ -22,6 +22,10 @@ var serviceAccounts = map[string]string{
 	"disruption":             "disruption-controller",
 	"podgc":                  "pod-garbage-collector",
 	"clusterroleaggregation": "clusterrole-aggregation-controller",
+	"tokencleaner":           "token-cleaner",
+	"csrapproving":           "certificate-controller",
+	"csrsigning":             "certificate-controller",
+	"csrcleaner":             "certificate-controller",
 }
 
 // ServiceAccountName is the kube-system service account controller runs as

@@ -8,6 +8,9 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/skiff-sh/skiff/internal/auth"
+	"github.com/skiff-sh/skiff/internal/controller/bootstrap"
+	"github.com/skiff-sh/skiff/internal/controller/certificates"
 	"github.com/skiff-sh/skiff/internal/controller/clusterroleaggregation"
 	"github.com/skiff-sh/skiff/internal/controller/cronjob"
 	"github.com/skiff-sh/skiff/internal/controller/ctrlutil"
@@ -121,6 +124,30 @@ var registry = map[string]constructor{
 	"clusterroleaggregation": func(d buildDeps) (func(context.Context), error) {
 		c := clusterroleaggregation.New(d.client, d.factory, clusterroleaggregation.Options{Common: d.common})
 		return func(ctx context.Context) { c.Run(ctx, 1) }, nil
+	},
+	"tokencleaner": func(d buildDeps) (func(context.Context), error) {
+		c := bootstrap.NewTokenCleaner(d.client, d.factory, bootstrap.TokenCleanerOptions{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, 1) }, nil
+	},
+	"csrapproving": func(d buildDeps) (func(context.Context), error) {
+		c := certificates.NewApprover(d.client, d.factory, certificates.ApproverOptions{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"csrsigning": func(d buildDeps) (func(context.Context), error) {
+		if d.opts.ClusterSigningCertFile == "" || d.opts.ClusterSigningKeyFile == "" {
+			return nil, fmt.Errorf("%w: needs --cluster-signing-cert-file and --cluster-signing-key-file", errSkipped)
+		}
+		ca, err := auth.LoadCA(d.opts.ClusterSigningCertFile, d.opts.ClusterSigningKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		c := certificates.NewSigner(d.client, d.factory, certificates.SignerOptions{Common: d.common,
+			CA: ca, MaxDuration: d.opts.ClusterSigningDuration})
+		return func(ctx context.Context) { c.Run(ctx, d.opts.ConcurrentSyncs) }, nil
+	},
+	"csrcleaner": func(d buildDeps) (func(context.Context), error) {
+		c := certificates.NewCleaner(d.client, d.factory, certificates.CleanerOptions{Common: d.common})
+		return c.Run, nil
 	},
 	"podgc": func(d buildDeps) (func(context.Context), error) {
 		c := podgc.New(d.client, d.factory, podgc.Options{Common: d.common})

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/skiff-sh/skiff/internal/apis/catalog"
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/printers"
 	"github.com/skiff-sh/skiff/internal/storage"
 )
@@ -51,6 +52,12 @@ type Strategy struct {
 	Status *StatusStrategy
 	// Scale is set iff the catalog serves a scale subresource.
 	Scale *ScaleStrategy
+	// Subresources says how each other subresource that writes part of the object
+	// is written (a CSR's approval), like Status does for /status.
+	Subresources map[string]*StatusStrategy
+	// SetRequester, when set, records who creates the object (a CSR's
+	// spec.username, uid, groups and extra), replacing whatever the client sent.
+	SetRequester func(obj runtime.Object, u *auth.User)
 	// PrepareForFinalize is set iff the catalog serves a finalize subresource
 	// (namespaces): it returns what a /finalize write stores, old with obj's
 	// spec.finalizers and nothing else changed.

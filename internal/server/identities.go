@@ -47,13 +47,25 @@ func (id *identities) add(u *auth.User) string {
 // controllerServiceAccounts are the kube-system service accounts the bootstrap
 // policy binds a system:controller:* role to: the controllers' identities.
 func controllerServiceAccounts() []string {
-	var out []string
-	for _, b := range bootstrappolicy.Default().ClusterRoleBindings {
-		if !strings.HasPrefix(b.Name, "system:controller:") {
-			continue
+	p := bootstrappolicy.Default()
+	var subjects [][]rbacv1.Subject
+	for _, b := range p.ClusterRoleBindings {
+		if strings.HasPrefix(b.Name, "system:controller:") {
+			subjects = append(subjects, b.Subjects)
 		}
-		for _, s := range b.Subjects {
-			if s.Kind == rbacv1.ServiceAccountKind && s.Namespace == "kube-system" {
+	}
+	// Some controllers are granted only in one namespace (the token cleaner in kube-system).
+	for _, b := range p.RoleBindings {
+		if strings.HasPrefix(b.Name, "system:controller:") {
+			subjects = append(subjects, b.Subjects)
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, ss := range subjects {
+		for _, s := range ss {
+			if s.Kind == rbacv1.ServiceAccountKind && s.Namespace == "kube-system" && !seen[s.Name] {
+				seen[s.Name] = true
 				out = append(out, s.Name)
 			}
 		}

@@ -113,7 +113,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("service account key: %w", err)
 	}
 	ids := newIdentities()
-	authn, err := authenticator(pki, opts.TokenFile, loopbackToken, tokens, ids)
+	bootstrapTokens := &auth.BootstrapTokens{}
+	authn, err := authenticator(pki, opts.TokenFile, loopbackToken, tokens, ids, bootstrapTokens)
 	if err != nil {
 		ln.Close()
 		store.Close()
@@ -146,6 +147,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	tokens.Lookup = api.ServiceAccountUID
+	bootstrapTokens.Lookup = api.BootstrapTokenSecret
 	tlsConfig, err := pki.ServerTLSConfig()
 	if err != nil {
 		ln.Close()
@@ -171,6 +173,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		slog.Warn("RBAC index not ready after 30s; starting components anyway", "err", err)
 	}
 	wcancel()
+	advertised := "https://" + net.JoinHostPort(advertiseAddress(opts.BindAddress).String(), strconv.Itoa(port))
+	if err := api.PublishClusterInfo(ctx, advertised, pki.CACertPEM); err != nil {
+		return nil, fmt.Errorf("cluster-info: %w", err)
+	}
 	if err := auth.WriteKubeconfig(s.Kubeconfig, s.URL, pki.CACertPEM, mustRead(pki.AdminCertFile), mustRead(pki.AdminKeyFile)); err != nil {
 		return nil, err
 	}
@@ -209,7 +215,7 @@ func bootstrapWithRetry(ctx context.Context, api *apiserver.Server) error {
 	return err
 }
 
-func authenticator(pki *auth.PKI, tokenFile, loopbackToken string, tokens *auth.TokenIssuer, ids *identities) (auth.Authenticator, error) {
+func authenticator(pki *auth.PKI, tokenFile, loopbackToken string, tokens *auth.TokenIssuer, ids *identities, bootstrap *auth.BootstrapTokens) (auth.Authenticator, error) {
 	static := map[string]*auth.User{loopbackToken: {Name: "system:apiserver", Groups: []string{"system:masters"}}}
 	for t, u := range ids.tokens {
 		static[t] = u
@@ -217,6 +223,7 @@ func authenticator(pki *auth.PKI, tokenFile, loopbackToken string, tokens *auth.
 	auths := []auth.Authenticator{
 		auth.NewX509(pki.CAPool()),
 		tokens,
+		bootstrap,
 		auth.NewStaticTokens(static),
 	}
 	if tokenFile != "" {
@@ -253,10 +260,15 @@ func mustRead(path string) []byte {
 	return b
 }
 
+// KubeletClientUser is the API server's identity towards kubelets. It is not in
+// system:masters: kubelets authorize it (nodes/proxy, log, stats, metrics) through a
+// SubjectAccessReview, which RBAC answers via its binding to system:kubelet-api-admin.
+const KubeletClientUser = "kube-apiserver-kubelet-client"
+
 // kubeletClientCert issues the certificate the API server shows kubelets (a fresh one
 // each start: it never leaves this process).
 func kubeletClientCert(pki *auth.PKI) (*tls.Certificate, error) {
-	certPEM, keyPEM, err := pki.IssueClientCert("skiff-apiserver-kubelet-client", []string{"system:masters"}, 365*24*time.Hour)
+	certPEM, keyPEM, err := pki.IssueClientCert(KubeletClientUser, nil, 365*24*time.Hour)
 	if err != nil {
 		return nil, fmt.Errorf("kubelet client certificate: %w", err)
 	}

@@ -165,6 +165,10 @@ var Resources = []Resource{
 		SingularName: "subjectaccessreview", Verbs: createOnly},
 	{GroupVersionResource: gvr("authorization.k8s.io", "v1", "localsubjectaccessreviews"), Kind: "LocalSubjectAccessReview",
 		SingularName: "localsubjectaccessreview", Namespaced: true, Verbs: createOnly},
+	// certificates.k8s.io/v1: approval is the subresource `kubectl certificate approve/deny` writes
+	res("certificates.k8s.io", "v1", "certificatesigningrequests", "certificatesigningrequest", "CertificateSigningRequest", false, []string{"csr"},
+		status("certificates.k8s.io", "v1", "CertificateSigningRequest"),
+		Subresource{Name: "approval", Kind: schema.GroupVersionKind{Group: "certificates.k8s.io", Version: "v1", Kind: "CertificateSigningRequest"}, Verbs: readWrite}),
 	// policy/v1
 	res("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, []string{"pdb"},
 		status("policy", "v1", "PodDisruptionBudget")),

@@ -3,6 +3,7 @@ package validation
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -15,6 +16,8 @@ import (
 func statusUpdate(obj, old runtime.Object) field.ErrorList {
 	sp := field.NewPath("status")
 	switch o := obj.(type) {
+	case *certificatesv1.CertificateSigningRequest:
+		return csrStatusUpdate(o, old.(*certificatesv1.CertificateSigningRequest))
 	case *corev1.Pod:
 		return podStatusUpdate(o, old.(*corev1.Pod))
 	case *corev1.Namespace:

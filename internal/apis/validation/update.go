@@ -3,6 +3,7 @@ package validation
 import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -16,6 +17,8 @@ import (
 func kindUpdate(obj, old runtime.Object) field.ErrorList {
 	sel := field.NewPath("spec", "selector")
 	switch o := obj.(type) {
+	case *certificatesv1.CertificateSigningRequest:
+		return csrUpdate(o, old.(*certificatesv1.CertificateSigningRequest))
 	case *corev1.Pod:
 		return podUpdate(o, old.(*corev1.Pod))
 	case *corev1.Service:

@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -41,6 +42,8 @@ var (
 // Validate checks a new object. Kinds without specific rules get metadata checks.
 func Validate(obj runtime.Object) field.ErrorList {
 	switch o := obj.(type) {
+	case *certificatesv1.CertificateSigningRequest:
+		return validateCSR(o)
 	case *corev1.Pod:
 		return validatePod(o)
 	case *corev1.PodTemplate:

@@ -27,6 +27,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/kubelet/stats"
 )
 
@@ -62,13 +63,17 @@ type Config struct {
 	// ClientCA (PEM) verifies client certificates.
 	ClientCA            []byte
 	AllowLocalAnonymous bool
+	// Authorize, when set, decides each authenticated request (authz.go); nil
+	// accepts every caller with a cluster-CA client certificate.
+	Authorize AuthorizeFunc
 }
 
 // Server serves the kubelet API.
 type Server struct {
-	cfg     Config
-	tls     *tls.Config
-	handler http.Handler
+	cfg       Config
+	tls       *tls.Config
+	handler   http.Handler
+	decisions decisionCache
 }
 
 // New loads or creates the serving certificate and builds the handler.
@@ -131,6 +136,17 @@ func (s *Server) routes() http.Handler {
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+			leaf := r.TLS.PeerCertificates[0]
+			u := &auth.User{Name: leaf.Subject.CommonName, Groups: append(append([]string{}, leaf.Subject.Organization...), auth.AuthenticatedGroup)}
+			allowed, err := s.authorized(r, u)
+			if err != nil {
+				http.Error(w, "Authorization error (user="+u.Name+")", http.StatusInternalServerError)
+				return
+			}
+			if !allowed {
+				http.Error(w, "Forbidden (user="+u.Name+", verb="+verbOf(r.Method)+", resource=nodes, subresource="+kubeletSubresource(r.URL.Path)+")", http.StatusForbidden)
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/skiff-sh/skiff/internal/auth"
+)
+
+// Kubelet API authorization, as upstream's kubelet does it: the caller (from its
+// client certificate) must be allowed the verb on nodes/<subresource> of this node,
+// where the subresource follows from the path (stats, metrics, log, pods, healthz;
+// proxy for everything else — exec, attach, portForward, containerLogs). The
+// answer comes from the API server (a SubjectAccessReview) and is cached briefly.
+
+// AuthorizeFunc asks whether user may verb nodes/<subresource> of this node.
+type AuthorizeFunc func(ctx context.Context, user *auth.User, verb, subresource string) (bool, error)
+
+// kubeletSubresource maps a request path to the nodes subresource it needs.
+func kubeletSubresource(path string) string {
+	for _, m := range []struct{ prefix, sub string }{
+		{"/stats", "stats"}, {"/metrics", "metrics"}, {"/logs", "log"}, {"/spec", "spec"},
+		{"/healthz", "healthz"}, {"/pods", "pods"}, {"/configz", "configz"}, {"/checkpoint", "checkpoint"},
+	} {
+		if path == m.prefix || strings.HasPrefix(path, m.prefix+"/") {
+			return m.sub
+		}
+	}
+	return "proxy"
+}
+
+func verbOf(method string) string {
+	switch method {
+	case http.MethodPost:
+		return "create"
+	case http.MethodPut:
+		return "update"
+	case http.MethodPatch:
+		return "patch"
+	case http.MethodDelete:
+		return "delete"
+	}
+	return "get"
+}
+
+// decisionCache remembers answers: allowed for 5 minutes, denied for 30 seconds
+// (upstream's webhook authorizer defaults).
+type decisionCache struct {
+	mu sync.Mutex
+	m  map[string]cachedDecision
+}
+
+type cachedDecision struct {
+	allowed bool
+	until   time.Time
+}
+
+func (c *decisionCache) get(key string, now time.Time) (bool, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.m[key]
+	if !ok || now.After(d.until) {
+		return false, false
+	}
+	return d.allowed, true
+}
+
+func (c *decisionCache) put(key string, allowed bool, now time.Time) {
+	ttl := 30 * time.Second
+	if allowed {
+		ttl = 5 * time.Minute
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[string]cachedDecision{}
+	}
+	c.m[key] = cachedDecision{allowed: allowed, until: now.Add(ttl)}
+}
+
+// authorized checks the request's user against cfg.Authorize (always true without one).
+func (s *Server) authorized(r *http.Request, u *auth.User) (bool, error) {
+	if s.cfg.Authorize == nil {
+		return true, nil
+	}
+	verb, sub := verbOf(r.Method), kubeletSubresource(r.URL.Path)
+	key := u.Name + "\x00" + strings.Join(u.Groups, ",") + "\x00" + verb + "\x00" + sub
+	now := time.Now()
+	if allowed, ok := s.decisions.get(key, now); ok {
+		return allowed, nil
+	}
+	allowed, err := s.cfg.Authorize(r.Context(), u, verb, sub)
+	if err != nil {
+		return false, err
+	}
+	s.decisions.put(key, allowed, now)
+	return allowed, nil
+}

@@ -1,0 +1,46 @@
+package server
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/skiff-sh/skiff/internal/auth"
+)
+
+func TestKubeletAPIAuthorization(t *testing.T) {
+	for path, want := range map[string]string{
+		"/stats/summary": "stats", "/metrics": "metrics", "/metrics/cadvisor": "metrics", "/pods": "pods",
+		"/healthz": "healthz", "/exec/ns/p/c": "proxy", "/attach/ns/p/c": "proxy", "/portForward/ns/p": "proxy",
+		"/containerLogs/ns/p/c": "proxy", "/logs/": "log", "/statsx": "proxy",
+	} {
+		if got := kubeletSubresource(path); got != want {
+			t.Errorf("%s: %s, want %s", path, got, want)
+		}
+	}
+	calls := 0
+	s := &Server{cfg: Config{Authorize: func(_ context.Context, u *auth.User, verb, sub string) (bool, error) {
+		calls++
+		return u.Name == "kube-apiserver-kubelet-client" || (verb == "get" && sub == "stats"), nil
+	}}}
+	apiserver := &auth.User{Name: "kube-apiserver-kubelet-client"}
+	otherNode := &auth.User{Name: "system:node:b", Groups: []string{"system:nodes"}}
+	for _, tc := range []struct {
+		user         *auth.User
+		method, path string
+		want         bool
+	}{
+		{apiserver, "POST", "/exec/ns/p/c", true},
+		{otherNode, "POST", "/exec/ns/p/c", false},
+		{otherNode, "GET", "/stats/summary", true},
+		{otherNode, "POST", "/exec/ns/p/c", false}, // cached
+	} {
+		got, err := s.authorized(httptest.NewRequest(tc.method, tc.path, nil), tc.user)
+		if err != nil || got != tc.want {
+			t.Errorf("%s %s %s: %v %v, want %v", tc.user.Name, tc.method, tc.path, got, err, tc.want)
+		}
+	}
+	if calls != 3 {
+		t.Errorf("%d authorization calls, want 3 (the repeated decision is cached)", calls)
+	}
+}
