@@ -49,6 +49,9 @@ type Config struct {
 	KubeletClientCert *tls.Certificate
 	// Tokens issues service account tokens (serviceaccounts/token); nil: 404.
 	Tokens *auth.TokenIssuer
+	// TokenAuthenticator answers TokenReviews (bearer tokens only); nil: every
+	// review answers "not authenticated".
+	TokenAuthenticator auth.Authenticator
 	// Admission is the admission chain run on every create, update and delete
 	// after the built-in admission steps (nil: none).
 	Admission admission.Chain

@@ -112,7 +112,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		OpenAPI:          openapi.New(catalog.Resources),
 		AdvertiseAddress: advertiseAddress(opts.BindAddress), AdvertisePort: port,
 		Tokens: tokens, KubeletClientCert: kubeletCert,
-		Admission: admission.Chain{admission.NewNodeRestriction()},
+		Admission:          admission.Chain{admission.NewNodeRestriction()},
+		TokenAuthenticator: authn,
 	})
 	if err != nil {
 		ln.Close()
