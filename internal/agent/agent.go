@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg Config, rc *rest.Config) error {
 	srv, err := kserver.New(kserver.Config{
 		Pods: k, Streamer: rt, Metrics: k.MetricsHandler(), Stats: k, CertDir: filepath.Join(kubeletDir, "pki"), NodeName: cfg.NodeName,
 		ClientCA: clusterCA(cfg, rc), AllowLocalAnonymous: cfg.AllowLocalAnonymous,
-		Authorize: kubeletAuthorizer(client, cfg.NodeName),
+		Authorize: kubeletAuthorizer(client, cfg.NodeName), AuthenticateToken: kubeletTokenAuthenticator(client),
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,5 +31,22 @@ func kubeletAuthorizer(client kubernetes.Interface, nodeName string) kserver.Aut
 			return false, err
 		}
 		return out.Status.Allowed, nil
+	}
+}
+
+// kubeletTokenAuthenticator checks a bearer token presented to the kubelet API
+// with a TokenReview.
+func kubeletTokenAuthenticator(client kubernetes.Interface) kserver.TokenFunc {
+	return func(ctx context.Context, token string) (*auth.User, bool, error) {
+		tr, err := client.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+			Spec: authenticationv1.TokenReviewSpec{Token: token}}, metav1.CreateOptions{})
+		if err != nil {
+			return nil, false, err
+		}
+		if !tr.Status.Authenticated {
+			return nil, false, nil
+		}
+		u := &auth.User{Name: tr.Status.User.Username, UID: tr.Status.User.UID, Groups: tr.Status.User.Groups}
+		return u, true, nil
 	}
 }

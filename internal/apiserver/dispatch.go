@@ -69,6 +69,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, ri requestInfo
 		s.serveReview(w, r, ri)
 		return
 	}
+	if ri.res.Resource == "tokenreviews" {
+		s.serveTokenReview(w, r, ri) // tokenreview.go
+		return
+	}
 	if ri.res.Resource == "bindings" {
 		s.serveBinding(w, r, ri)
 		return

@@ -55,6 +55,9 @@ type Config struct {
 	// AlwaysDeny, asked in order after the system:masters bypass). Empty means
 	// no authorization at all, which only in-process unit tests use.
 	AuthorizationModes []string
+	// TokenAuthenticator answers TokenReviews (bearer tokens only); nil: every
+	// review answers "not authenticated".
+	TokenAuthenticator auth.Authenticator
 	// DisableManagedFields turns off metadata.managedFields tracking on writes
 	// (server-side apply still works; it starts tracking from the first apply).
 	DisableManagedFields bool

@@ -140,6 +140,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		OpenAPI:            openapi.New(catalog.Resources),
 		AdvertiseAddress:   advertiseAddress(opts.BindAddress), AdvertisePort: port,
 		Tokens: tokens, KubeletClientCert: kubeletCert,
+		TokenAuthenticator: authn,
 	})
 	if err != nil {
 		ln.Close()

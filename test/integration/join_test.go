@@ -60,6 +60,18 @@ func TestNodeJoinsWithBootstrapToken(t *testing.T) {
 		t.Fatalf("cluster-info: %v %v", cm, err)
 	}
 
+	// TokenReview: the bootstrap token authenticates as system:bootstrap:<id>.
+	tr, err := admin.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+		Spec: authenticationv1.TokenReviewSpec{Token: token}}, metav1.CreateOptions{})
+	if err != nil || !tr.Status.Authenticated || tr.Status.User.Username != auth.BootstrapUserPrefix+token[:6] {
+		t.Fatalf("token review: %+v %v", tr, err)
+	}
+	bad, err := admin.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+		Spec: authenticationv1.TokenReviewSpec{Token: token[:7] + strings.Repeat("0", 16)}}, metav1.CreateOptions{})
+	if err != nil || bad.Status.Authenticated {
+		t.Fatalf("bad token review: %+v %v", bad, err)
+	}
+
 	wrongPin := "sha256:" + strings.Repeat("ab", 32)
 	if _, err := agent.DiscoverCA(ctx, s.URL, token, wrongPin); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("wrong pin: %v", err)

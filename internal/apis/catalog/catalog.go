@@ -157,6 +157,8 @@ var Resources = []Resource{
 	// authentication.k8s.io/v1, authorization.k8s.io/v1: reviews answered, never stored
 	{GroupVersionResource: gvr("authentication.k8s.io", "v1", "selfsubjectreviews"), Kind: "SelfSubjectReview",
 		SingularName: "selfsubjectreview", Verbs: createOnly},
+	{GroupVersionResource: gvr("authentication.k8s.io", "v1", "tokenreviews"), Kind: "TokenReview",
+		SingularName: "tokenreview", Verbs: createOnly},
 	{GroupVersionResource: gvr("authorization.k8s.io", "v1", "selfsubjectaccessreviews"), Kind: "SelfSubjectAccessReview",
 		SingularName: "selfsubjectaccessreview", Verbs: createOnly},
 	{GroupVersionResource: gvr("authorization.k8s.io", "v1", "selfsubjectrulesreviews"), Kind: "SelfSubjectRulesReview",

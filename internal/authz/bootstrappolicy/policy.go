@@ -42,11 +42,11 @@ func Default() *Policy {
 	}
 	sort.Slice(p.ClusterRoles, func(i, j int) bool { return p.ClusterRoles[i].Name < p.ClusterRoles[j].Name })
 	aggregateAll(p.ClusterRoles)
-	p.ClusterRoleBindings = append(clusterRoleBindings(), controllerRoleBindings()...)
-	for _, b := range namespaceRoles() {
+	p.ClusterRoleBindings = append(append(clusterRoleBindings(), controllerRoleBindings()...), nodeJoinClusterRoleBindings()...)
+	for _, b := range append(namespaceRoles(), nodeJoinRoles()...) {
 		p.Roles = append(p.Roles, b.Role)
 	}
-	p.RoleBindings = namespaceRoleBindings()
+	p.RoleBindings = append(namespaceRoleBindings(), nodeJoinRoleBindings()...)
 	return p
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -98,4 +99,71 @@ func (s *Server) authorized(r *http.Request, u *auth.User) (bool, error) {
 	}
 	s.decisions.put(key, allowed, now)
 	return allowed, nil
+}
+
+// serveAs authorizes u's request and serves it, or answers 403 (500 when the API
+// server could not be asked).
+func (s *Server) serveAs(w http.ResponseWriter, r *http.Request, u *auth.User, next http.Handler) {
+	allowed, err := s.authorized(r, u)
+	if err != nil {
+		http.Error(w, "Authorization error (user="+u.Name+")", http.StatusInternalServerError)
+		return
+	}
+	if !allowed {
+		http.Error(w, "Forbidden (user="+u.Name+", verb="+verbOf(r.Method)+", resource=nodes, subresource="+kubeletSubresource(r.URL.Path)+")", http.StatusForbidden)
+		return
+	}
+	next.ServeHTTP(w, r)
+}
+
+// TokenFunc authenticates a bearer token (a TokenReview); ok=false means not authenticated.
+type TokenFunc func(ctx context.Context, token string) (u *auth.User, ok bool, err error)
+
+// tokenCache remembers token reviews for 2 minutes (upstream's webhook default).
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]cachedToken
+}
+
+type cachedToken struct {
+	user  *auth.User
+	until time.Time
+}
+
+// tokenUser authenticates the request's bearer token, if it has one and tokens
+// are accepted. ok=false with a nil error: no token.
+func (s *Server) tokenUser(r *http.Request) (*auth.User, bool, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, found := strings.Cut(h, " ")
+	if s.cfg.AuthenticateToken == nil || !found || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(token) == "" {
+		return nil, false, nil
+	}
+	token = strings.TrimSpace(token)
+	now := time.Now()
+	s.tokens.mu.Lock()
+	c, hit := s.tokens.m[token]
+	s.tokens.mu.Unlock()
+	if hit && now.Before(c.until) {
+		if c.user == nil {
+			return nil, false, errors.New("invalid token")
+		}
+		return c.user, true, nil
+	}
+	u, ok, err := s.cfg.AuthenticateToken(r.Context(), token)
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok {
+		u = nil
+	}
+	s.tokens.mu.Lock()
+	if s.tokens.m == nil || len(s.tokens.m) > 10000 {
+		s.tokens.m = map[string]cachedToken{}
+	}
+	s.tokens.m[token] = cachedToken{user: u, until: now.Add(2 * time.Minute)}
+	s.tokens.mu.Unlock()
+	if u == nil {
+		return nil, false, errors.New("invalid token")
+	}
+	return u, true, nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -42,5 +43,37 @@ func TestKubeletAPIAuthorization(t *testing.T) {
 	}
 	if calls != 3 {
 		t.Errorf("%d authorization calls, want 3 (the repeated decision is cached)", calls)
+	}
+}
+
+func TestKubeletBearerTokens(t *testing.T) {
+	reviews := 0
+	s := &Server{cfg: Config{AuthenticateToken: func(_ context.Context, tok string) (*auth.User, bool, error) {
+		reviews++
+		if tok == "good" {
+			return &auth.User{Name: "alice"}, true, nil
+		}
+		return nil, false, nil
+	}}}
+	req := func(h string) *http.Request {
+		r := httptest.NewRequest("GET", "/pods", nil)
+		if h != "" {
+			r.Header.Set("Authorization", h)
+		}
+		return r
+	}
+	if _, ok, err := s.tokenUser(req("")); ok || err != nil {
+		t.Errorf("no token: ok=%v err=%v", ok, err)
+	}
+	for range 2 {
+		if u, ok, err := s.tokenUser(req("Bearer good")); !ok || err != nil || u.Name != "alice" {
+			t.Errorf("good token: %v %v %v", u, ok, err)
+		}
+		if _, ok, err := s.tokenUser(req("Bearer bad")); ok || err == nil {
+			t.Errorf("bad token: ok=%v err=%v", ok, err)
+		}
+	}
+	if reviews != 2 {
+		t.Errorf("%d token reviews, want 2 (answers are cached)", reviews)
 	}
 }

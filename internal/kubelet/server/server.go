@@ -66,6 +66,9 @@ type Config struct {
 	// Authorize, when set, decides each authenticated request (authz.go); nil
 	// accepts every caller with a cluster-CA client certificate.
 	Authorize AuthorizeFunc
+	// AuthenticateToken, when set, accepts bearer tokens (a TokenReview to the
+	// API server); nil: only client certificates authenticate.
+	AuthenticateToken TokenFunc
 }
 
 // Server serves the kubelet API.
@@ -74,6 +77,7 @@ type Server struct {
 	tls       *tls.Config
 	handler   http.Handler
 	decisions decisionCache
+	tokens    tokenCache
 }
 
 // New loads or creates the serving certificate and builds the handler.
@@ -138,16 +142,15 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
 			leaf := r.TLS.PeerCertificates[0]
 			u := &auth.User{Name: leaf.Subject.CommonName, Groups: append(append([]string{}, leaf.Subject.Organization...), auth.AuthenticatedGroup)}
-			allowed, err := s.authorized(r, u)
+			s.serveAs(w, r, u, next)
+			return
+		}
+		if u, ok, err := s.tokenUser(r); ok || err != nil {
 			if err != nil {
-				http.Error(w, "Authorization error (user="+u.Name+")", http.StatusInternalServerError)
+				http.Error(w, "Unauthorized", http.StatusUnauthorized)
 				return
 			}
-			if !allowed {
-				http.Error(w, "Forbidden (user="+u.Name+", verb="+verbOf(r.Method)+", resource=nodes, subresource="+kubeletSubresource(r.URL.Path)+")", http.StatusForbidden)
-				return
-			}
-			next.ServeHTTP(w, r)
+			s.serveAs(w, r, u, next)
 			return
 		}
 		if s.cfg.AllowLocalAnonymous && fromThisHost(r.RemoteAddr) {
