@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -53,6 +54,7 @@ func controllerManagerCmd() *cobra.Command {
 	f.StringVar(&opts.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "range node podCIDRs are allocated from")
 	f.IntVar(&opts.NodeCIDRMaskSize, "node-cidr-mask-size", 24, "size of each node's podCIDR")
 	f.IntVar(&opts.ConcurrentSyncs, "concurrent-syncs", 5, "workers per controller")
+	f.Var(fileBytes{&opts.RootCA}, "root-ca-file", "CA bundle published in every namespace as the kube-root-ca.crt ConfigMap (default: the kubeconfig's CA)")
 	f.StringVar(&opts.HealthAddr, "bind-address", "127.0.0.1:10257", "address of /healthz and /metrics (empty: off)")
 	return cmd
 }
@@ -69,5 +71,27 @@ func runControllerManager(ctx context.Context, cfg *rest.Config, opts controller
 		return err
 	}
 	opts.Metadata = md
+	if len(opts.RootCA) == 0 { // as upstream: the CA the kubeconfig trusts the API server with
+		opts.RootCA = cfg.CAData
+		if len(opts.RootCA) == 0 && cfg.CAFile != "" {
+			if opts.RootCA, err = os.ReadFile(cfg.CAFile); err != nil {
+				return err
+			}
+		}
+	}
 	return controllermanager.Run(ctx, client, opts)
+}
+
+// fileBytes is a flag whose value is a file name, read when the flag is set.
+type fileBytes struct{ b *[]byte }
+
+func (f fileBytes) String() string { return "" }
+func (f fileBytes) Type() string   { return "file" }
+func (f fileBytes) Set(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	*f.b = b
+	return nil
 }

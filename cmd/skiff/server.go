@@ -78,6 +78,7 @@ func apiserverCmd() *cobra.Command {
 func runServer(o server.Options) error {
 	ctx, stop := signalContext()
 	defer stop()
+	o.ServiceAccountAdmission = true // a real cluster runs the serviceaccount controller (here or beside)
 	s, err := server.Start(ctx, o)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/skiff-sh/skiff/internal/admission"
 	"github.com/skiff-sh/skiff/internal/apis/defaults"
 )
 
@@ -52,6 +53,16 @@ func (s *Server) admitUpdate(ctx context.Context, obj, current runtime.Object) e
 func (s *Server) admitPod(ctx context.Context, pod *corev1.Pod) error {
 	if pod.Spec.ServiceAccountName == "" {
 		pod.Spec.ServiceAccountName = "default"
+	}
+	// ServiceAccount admission (internal/admission/serviceaccount.go): refuses a
+	// missing account, mounts the token volume. To move into the admission chain.
+	if s.cfg.ServiceAccountAdmission {
+		sa := &admission.ServiceAccount{Get: s.serviceAccount}
+		a := &admission.Attributes{Operation: admission.Create, Resource: corev1.SchemeGroupVersion.WithResource("pods"),
+			Namespace: pod.Namespace, Name: pod.Name, Object: pod}
+		if err := sa.Admit(ctx, a); err != nil {
+			return err
+		}
 	}
 	pod.Spec.DeprecatedServiceAccount = pod.Spec.ServiceAccountName
 	defaults.DefaultTolerations(pod)

@@ -51,6 +51,11 @@ type Config struct {
 	// DisableManagedFields turns off metadata.managedFields tracking on writes
 	// (server-side apply still works; it starts tracking from the first apply).
 	DisableManagedFields bool
+	// ServiceAccountAdmission runs upstream's ServiceAccount admission on pods:
+	// a pod naming a missing ServiceAccount is refused, the others get the token
+	// volume. Off where nothing creates ServiceAccounts (servers without the
+	// controllers, such as in-process test servers).
+	ServiceAccountAdmission bool
 }
 
 // Server is a running API server.

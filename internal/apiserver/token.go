@@ -68,3 +68,14 @@ func (s *Server) ServiceAccountUID(namespace, name string) (string, bool) {
 	}
 	return string(obj.(*corev1.ServiceAccount).UID), true
 }
+
+// serviceAccount reads a ServiceAccount (NotFound when there is none), for the
+// ServiceAccount admission plugin.
+func (s *Server) serviceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
+	ri := requestInfo{namespace: namespace, res: catalogServiceAccounts()}
+	obj, err := s.getCached(ctx, ri.res.GroupResource(), s.key(ri, name))
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*corev1.ServiceAccount), nil
+}

@@ -58,6 +58,10 @@ type Options struct {
 	// which work across every resource kind; without it they do not run.
 	Metadata metadata.Interface
 
+	// RootCA is the API server's CA bundle (PEM), published in every namespace
+	// as the kube-root-ca.crt ConfigMap; without it that controller does not run.
+	RootCA []byte
+
 	// HealthAddr serves /healthz and /metrics when set (e.g. "127.0.0.1:10257").
 	HealthAddr string
 	// Registry receives the workqueue metrics; nil uses a private registry.

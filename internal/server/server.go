@@ -47,6 +47,9 @@ type Options struct {
 	// defaults, 5 s and 40 s); tests shorten them.
 	NodeMonitorPeriod      time.Duration
 	NodeMonitorGracePeriod time.Duration
+	// ServiceAccountAdmission: see apiserver.Config. `skiff server` turns it on;
+	// in-process test servers, which run no controllers, leave it off.
+	ServiceAccountAdmission bool
 }
 
 // Server is a running control plane.
@@ -109,7 +112,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		Authenticate:     func(h http.Handler) http.Handler { return auth.Middleware(authn, h) },
 		OpenAPI:          openapi.New(catalog.Resources),
 		AdvertiseAddress: advertiseAddress(opts.BindAddress), AdvertisePort: port,
-		Tokens: tokens, KubeletClientCert: kubeletCert,
+		Tokens: tokens, KubeletClientCert: kubeletCert, ServiceAccountAdmission: opts.ServiceAccountAdmission,
 	})
 	if err != nil {
 		ln.Close()
