@@ -42,7 +42,7 @@ func TestProxySubresources(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(got), "GET /results/a b ") || !strings.Contains(string(got), "x=1") || !strings.Contains(string(got), `auth=""`) {
 		t.Fatalf("pods/proxy GET: %q %v", got, err)
 	}
-	got, err = c.CoreV1().RESTClient().Post().Namespace("default").Resource("pods").Name("http:web:"+port).
+	got, err = c.CoreV1().RESTClient().Post().Namespace("default").Resource("pods").Name("http:web:" + port).
 		SubResource("proxy").Suffix("echo").Body([]byte("hi")).DoRaw(ctx)
 	if err != nil || !strings.HasPrefix(string(got), "POST /echo ") || !strings.Contains(string(got), ` hi auth=""`) {
 		t.Fatalf("pods/proxy POST: %q %v", got, err)
