@@ -21,7 +21,7 @@ import (
 // The proxy subresources (pods/proxy, services/proxy, nodes/proxy) forward any
 // HTTP request to the pod, to one ready endpoint of the service, or to the node's
 // kubelet: /api/v1/namespaces/<ns>/pods/[<scheme>:]<name>[:<port>]/proxy/<path>.
-// The response comes back unchanged (no link rewriting), as upstream's.
+// Links in HTML answers are rewritten to stay behind the proxy path, as upstream's.
 
 // proxyTransport reaches pods and service endpoints; https targets are not
 // verified (they are addressed by IP), as upstream.
@@ -79,7 +79,9 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, ri requestIn
 		return
 	}
 	loc.Path = ri.proxyPath
-	h := proxy.NewUpgradeAwareHandler(loc, rt, false, false, proxyResponder{})
+	// wrapTransport: links in HTML answers are rewritten to go through the
+	// proxy path again, and X-Forwarded-* headers are set, as upstream does.
+	h := proxy.NewUpgradeAwareHandler(loc, rt, true, false, proxyResponder{})
 	h.UseRequestLocation = false
 	h.UseLocationHost = true
 	if r.ContentLength == 0 {
