@@ -58,7 +58,7 @@ import (
 )
 GO
 go mod tidy >/dev/null 2>&1 || go mod tidy
-nice go test -c -o "$cache/e2e.test.tmp" k8s.io/kubernetes/test/e2e
+nice go test -c -vet=off -o "$cache/e2e.test.tmp" k8s.io/kubernetes/test/e2e
 mv "$cache/e2e.test.tmp" "$cache/e2e.test"
 nice go build -o "$cache/ginkgo" github.com/onsi/ginkgo/v2/ginkgo
 # kubectl reports its version from these variables (placeholders otherwise).
