@@ -52,6 +52,8 @@ mkdir -p "$report"
 report=$(cd "$report" && pwd)
 work=$(mktemp -d /tmp/skiff-conformance.XXXXXX)
 
+# The commit under test, taken before anything is built from the tree.
+commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs/conformance.md' || echo "+dirty")
 echo "== conformance: Kubernetes $k8s_version suite, focus '$focus', report $report"
 if [ "$skip_build" = 0 ]; then
   start=$(date +%s)
@@ -113,7 +115,6 @@ echo "== ginkgo took $wall_h"
 
 junit=$(ls "$report"/junit_*.xml 2>/dev/null | head -1)
 [ -n "$junit" ] || { echo "conformance: no JUnit report in $report (see ginkgo.log)" >&2; exit 1; }
-commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs/conformance.md' || echo "+dirty")
 target=docs/conformance.md
 [ "$doc" = 1 ] || target="$report/conformance.md"
 "$work/summarize" -junit "$junit" -focus "$focus" -k8s "$k8s_version" -commit "$commit" \

@@ -96,7 +96,7 @@ func run(junitPath, focus, k8s, commit, wall, doc, failuresPath string) error {
 		}
 	}
 	date := time.Now().UTC().Format("2006-01-02 15:04 UTC")
-	row := fmt.Sprintf("| %s | `%s` | %s | `%s` | %d | %d | %d | %d | %s |", date, commit, k8s, focus,
+	row := fmt.Sprintf("| %s | `%s` | %s | `%s` | %d | %d | %d | %d | %s |", date, commit, k8s, strings.ReplaceAll(focus, "|", "\\|"),
 		all.total, all.passed, all.failed, all.skipped, wall)
 	latest := latestSection(date, commit, k8s, focus, wall, all, bySIG, failed)
 	if failuresPath != "" {
