@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -64,6 +65,7 @@ func controllerManagerCmd() *cobra.Command {
 	f.StringVar(&opts.ClusterSigningCertFile, "cluster-signing-cert-file", "", "CA certificate the CSR signer issues node and client certificates from (the cluster CA)")
 	f.StringVar(&opts.ClusterSigningKeyFile, "cluster-signing-key-file", "", "private key of --cluster-signing-cert-file")
 	f.DurationVar(&opts.ClusterSigningDuration, "cluster-signing-duration", 365*24*time.Hour, "longest lifetime of a certificate the CSR signer issues")
+	f.Var(fileBytes{&opts.RootCA}, "root-ca-file", "CA bundle published in every namespace as the kube-root-ca.crt ConfigMap (default: the kubeconfig's CA)")
 	f.StringVar(&opts.HealthAddr, "bind-address", "127.0.0.1:10257", "address of /healthz and /metrics (empty: off)")
 	return cmd
 }
@@ -97,5 +99,27 @@ func runControllerManager(ctx context.Context, cfg *rest.Config, opts controller
 		return err
 	}
 	opts.Metadata = md
+	if len(opts.RootCA) == 0 { // as upstream: the CA the kubeconfig trusts the API server with
+		opts.RootCA = cfg.CAData
+		if len(opts.RootCA) == 0 && cfg.CAFile != "" {
+			if opts.RootCA, err = os.ReadFile(cfg.CAFile); err != nil {
+				return err
+			}
+		}
+	}
 	return controllermanager.Run(ctx, client, opts)
+}
+
+// fileBytes is a flag whose value is a file name, read when the flag is set.
+type fileBytes struct{ b *[]byte }
+
+func (f fileBytes) String() string { return "" }
+func (f fileBytes) Type() string   { return "file" }
+func (f fileBytes) Set(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	*f.b = b
+	return nil
 }

@@ -87,6 +87,7 @@ func runServer(o server.Options) error {
 	o.AuthorizationModes = modes
 	ctx, stop := signalContext()
 	defer stop()
+	o.ServiceAccountAdmission = true // a real cluster runs the serviceaccount controller (here or beside)
 	s, err := server.Start(ctx, o)
 	if err != nil {
 		return err

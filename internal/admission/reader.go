@@ -17,11 +17,21 @@ type Reader interface {
 	List(ctx context.Context, gr schema.GroupResource, namespace string) ([]runtime.Object, error)
 }
 
-// Default is the chain the API server runs, in upstream's recommended order.
-func Default(r Reader) Chain {
+// Default is the chain the API server runs, in upstream's recommended order. Its
+// ServiceAccount plugin only names the account; WithServiceAccountTokens is the
+// chain of a real cluster, where the accounts exist.
+func Default(r Reader) Chain { return chain(r, &ServiceAccount{}) }
+
+// WithServiceAccountTokens is Default whose ServiceAccount plugin refuses pods
+// naming a missing account and mounts the token volume (kube-api-access-*).
+func WithServiceAccountTokens(r Reader) Chain {
+	return chain(r, &ServiceAccount{Get: serviceAccountGetter(r)})
+}
+
+func chain(r Reader, sa *ServiceAccount) Chain {
 	return Chain{
 		NamespaceLifecycle{Reader: r},
-		ServiceAccount{},
+		sa,
 		NewNodeRestriction(),
 		DefaultTolerationSeconds{},
 		Priority{Reader: r},

@@ -17,7 +17,7 @@ func (s *Server) resolve(ri *requestInfo) error {
 		if sub == nil || ri.name == "" {
 			return notFoundPath()
 		}
-		if !subresourceAllows(sub, ri.verb) {
+		if !subresourceAllows(sub, ri.verb) && !(ri.subresource == "proxy" && ri.verb == "options") {
 			return methodNotAllowed(ri.verb, *ri)
 		}
 		return nil
@@ -61,6 +61,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, ri requestInfo
 		return
 	case "log", "exec", "attach", "portforward":
 		s.serveNodeProxy(w, r, ri)
+		return
+	case "proxy":
+		s.serveProxy(w, r, ri)
 		return
 	}
 	switch ri.res.Resource {

@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/httpstream/wsstream"
 	"k8s.io/apimachinery/pkg/util/proxy"
 
 	"github.com/skiff-sh/skiff/internal/apis/catalog"
@@ -39,8 +40,9 @@ func newKubeletTransport(cert *tls.Certificate) *http.Transport {
 
 // serveNodeProxy proxies pods/log, exec, attach and portforward to the kubelet of
 // the pod's node: https://<InternalIP>:<daemonEndpoints.kubeletEndpoint.Port>.
-// Logs are a streamed GET; the others upgrade to SPDY. WebSocket upgrades are
-// refused with 400, which makes kubectl fall back to SPDY.
+// Logs are a streamed GET (or WebSocket); the others upgrade to SPDY or to the
+// runtime's WebSocket channel protocols. v5.channel.k8s.io is refused with 400,
+// which makes kubectl fall back to SPDY.
 func (s *Server) serveNodeProxy(w http.ResponseWriter, r *http.Request, ri requestInfo) {
 	obj, err := s.store(ri).Get(r.Context(), s.key(ri, ri.name), "")
 	if err != nil {
@@ -57,7 +59,7 @@ func (s *Server) serveNodeProxy(w http.ResponseWriter, r *http.Request, ri reque
 		writeError(w, err)
 		return
 	}
-	if ri.subresource != "log" && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+	if ri.subresource != "log" && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && offersStreamProtocolV5(r) {
 		writeError(w, apierrors.NewBadRequest("WebSocket streaming is not supported; use SPDY"))
 		return
 	}
@@ -81,6 +83,21 @@ func (s *Server) serveNodeProxy(w http.ResponseWriter, r *http.Request, ri reque
 		base.Path = "/portForward/" + pod.Namespace + "/" + pod.Name
 		s.upgradeProxy(w, r, base)
 	}
+}
+
+// offersStreamProtocolV5: v5.channel.k8s.io (what kubectl and client-go ask for)
+// needs translating to SPDY for the runtime, which is not done yet; refusing it
+// makes them fall back to SPDY. The older channel protocols (channel.k8s.io,
+// v4.channel.k8s.io, ...) pass through: the runtime's streaming server speaks them.
+func offersStreamProtocolV5(r *http.Request) bool {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if strings.HasPrefix(strings.TrimSpace(p), "v5.") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // kubeletURL is the base URL of a node's kubelet from its status.
@@ -190,6 +207,12 @@ func (s *Server) proxyLogs(w http.ResponseWriter, r *http.Request, pod *corev1.P
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK && wsstream.IsWebSocketRequest(r) {
+		// Logs over WebSocket (binary.k8s.io / base64.binary.k8s.io): each read
+		// of the log stream becomes a message.
+		_ = wsstream.NewReader(resp.Body, true, wsstream.NewDefaultReaderProtocols()).Copy(hijackable{w}, r)
+		return
+	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		w.Header().Set("Content-Type", ct)
 	}

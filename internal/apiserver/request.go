@@ -14,7 +14,8 @@ type requestInfo struct {
 	resource       string
 	name           string
 	subresource    string
-	verb           string // get list watch create update patch delete deletecollection
+	verb           string // get list watch create update patch delete deletecollection (options: proxy only)
+	proxyPath      string // the proxy subresource's target path: what follows .../<name>/proxy
 	res            *catalog.Resource
 }
 
@@ -38,7 +39,15 @@ func parseResourcePath(r *http.Request) (requestInfo, bool) {
 	if len(parts) > 1 {
 		ri.name = parts[1]
 	}
-	if len(parts) > 2 {
+	if len(parts) > 2 && parts[2] == "proxy" {
+		// .../<name>/proxy/<path>: the rest of the URL (trailing slash included)
+		// is the target's path, not part of the subresource.
+		ri.subresource = "proxy"
+		marker := "/" + parts[1] + "/proxy"
+		if i := strings.Index(r.URL.Path, marker+"/"); i >= 0 {
+			ri.proxyPath = r.URL.Path[i+len(marker):]
+		}
+	} else if len(parts) > 2 {
 		ri.subresource = strings.Join(parts[2:], "/")
 	}
 	ri.verb = verbFor(r, ri.name != "")
@@ -77,6 +86,8 @@ func verbFor(r *http.Request, named bool) string {
 			return "delete"
 		}
 		return "deletecollection"
+	case http.MethodOptions:
+		return "options" // only the proxy subresources accept it
 	}
 	return ""
 }

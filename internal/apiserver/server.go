@@ -62,11 +62,17 @@ type Config struct {
 	// (server-side apply still works; it starts tracking from the first apply).
 	DisableManagedFields bool
 	// Admission builds the admission chain from a reader of the server's objects
-	// (nil: admission.Default).
+	// (nil: admission.Default, or admission.WithServiceAccountTokens with
+	// ServiceAccountAdmission).
 	Admission func(admission.Reader) admission.Chain
 	// RepairInterval is how often Service IP and NodePort claims are checked against
 	// the Services (0: 3 minutes; <0: never).
 	RepairInterval time.Duration
+	// ServiceAccountAdmission runs upstream's ServiceAccount admission on pods:
+	// a pod naming a missing ServiceAccount is refused, the others get the token
+	// volume. Off where nothing creates ServiceAccounts (servers without the
+	// controllers, such as in-process test servers).
+	ServiceAccountAdmission bool
 }
 
 // Server is a running API server.
@@ -107,6 +113,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.registry = reg
 	if cfg.Admission == nil {
 		cfg.Admission = admission.Default
+		if cfg.ServiceAccountAdmission {
+			cfg.Admission = admission.WithServiceAccountTokens
+		}
 	}
 	// RBAC's escalation check needs the authorizer, so the server adds it last.
 	s.admission = append(cfg.Admission(cacheReader{s}), rbacEscalation{s})

@@ -70,6 +70,9 @@ type Options struct {
 	// nil clients mean "use the shared ones". The shared informers, events and
 	// leader election always use the client passed to Run.
 	ClientFor func(serviceAccount string) (kubernetes.Interface, metadata.Interface, error)
+	// RootCA is the API server's CA bundle (PEM), published in every namespace
+	// as the kube-root-ca.crt ConfigMap; without it that controller does not run.
+	RootCA []byte
 
 	// HealthAddr serves /healthz and /metrics when set (e.g. "127.0.0.1:10257").
 	HealthAddr string

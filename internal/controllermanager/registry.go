@@ -26,6 +26,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/controller/nodelifecycle"
 	"github.com/skiff-sh/skiff/internal/controller/podgc"
 	"github.com/skiff-sh/skiff/internal/controller/replicaset"
+	"github.com/skiff-sh/skiff/internal/controller/rootcacertpublisher"
 	"github.com/skiff-sh/skiff/internal/controller/serviceaccount"
 	"github.com/skiff-sh/skiff/internal/controller/statefulset"
 	"github.com/skiff-sh/skiff/internal/controller/ttlafterfinished"
@@ -81,6 +82,13 @@ var registry = map[string]constructor{
 	},
 	"serviceaccount": func(d buildDeps) (func(context.Context), error) {
 		c := serviceaccount.New(d.client, d.factory, serviceaccount.Options{Common: d.common})
+		return func(ctx context.Context) { c.Run(ctx, 1) }, nil
+	},
+	"root-ca-cert-publisher": func(d buildDeps) (func(context.Context), error) {
+		if len(d.opts.RootCA) == 0 {
+			return nil, fmt.Errorf("%w: needs Options.RootCA", errSkipped)
+		}
+		c := rootcacertpublisher.New(d.client, d.factory, rootcacertpublisher.Options{Common: d.common, RootCA: d.opts.RootCA})
 		return func(ctx context.Context) { c.Run(ctx, 1) }, nil
 	},
 	"garbagecollector": func(d buildDeps) (func(context.Context), error) {

@@ -46,10 +46,7 @@ func (w *worker) sandboxConfig(attempt uint32) *runtimeapi.PodSandboxConfig {
 			labels[k] = v
 		}
 	}
-	hostname := p.Name
-	if p.Spec.Hostname != "" {
-		hostname = p.Spec.Hostname
-	}
+	hostname, _ := w.k.podHostname(p)
 	if p.Spec.HostNetwork {
 		hostname = "" // the node's own hostname
 	}
@@ -158,6 +155,13 @@ func (w *worker) containerConfig(ctx context.Context, c *corev1.Container, attem
 	mounts, err := w.mountsFor(c)
 	if err != nil {
 		return nil, err
+	}
+	hosts, err := w.etcHostsMount(c, obs)
+	if err != nil {
+		return nil, err
+	}
+	if hosts != nil {
+		mounts = append(mounts, hosts)
 	}
 	return &runtimeapi.ContainerConfig{
 		Metadata:   &runtimeapi.ContainerMetadata{Name: c.Name, Attempt: attempt},

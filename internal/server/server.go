@@ -52,6 +52,9 @@ type Options struct {
 	// defaults, 5 s and 40 s); tests shorten them.
 	NodeMonitorPeriod      time.Duration
 	NodeMonitorGracePeriod time.Duration
+	// ServiceAccountAdmission: see apiserver.Config. `skiff server` turns it on;
+	// in-process test servers, which run no controllers, leave it off.
+	ServiceAccountAdmission bool
 }
 
 // Server is a running control plane.
@@ -140,7 +143,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		OpenAPI:            openapi.New(catalog.Resources),
 		AdvertiseAddress:   advertiseAddress(opts.BindAddress), AdvertisePort: port,
 		Tokens: tokens, KubeletClientCert: kubeletCert,
-		TokenAuthenticator: authn,
+		TokenAuthenticator:      authn,
+		ServiceAccountAdmission: opts.ServiceAccountAdmission,
 	})
 	if err != nil {
 		ln.Close()

@@ -37,6 +37,7 @@ import (
 	"github.com/skiff-sh/skiff/internal/auth"
 	"github.com/skiff-sh/skiff/internal/kubelet/stats"
 	"github.com/skiff-sh/skiff/internal/testserver"
+	"github.com/skiff-sh/skiff/test/e2e/testbed"
 	"github.com/skiff-sh/skiff/test/images/imagebuild"
 )
 
@@ -103,7 +104,7 @@ func startNode(t *testing.T) *node {
 		case <-time.After(30 * time.Second):
 			t.Log("agent did not stop within 30s")
 		}
-		cleanupDir(dir)
+		testbed.CleanupDir(dir)
 	})
 	select {
 	case <-ready:
@@ -119,22 +120,6 @@ func startNode(t *testing.T) *node {
 	}
 	n.waitNodeReady(t)
 	return n
-}
-
-func cleanupDir(dir string) {
-	// Unmount anything containerd left (shm, rootfs) before removing.
-	out, _ := os.ReadFile("/proc/self/mounts")
-	var mounts []string
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 1 && strings.HasPrefix(f[1], dir) {
-			mounts = append(mounts, f[1])
-		}
-	}
-	for i := len(mounts) - 1; i >= 0; i-- {
-		_ = exec.Command("umount", "-l", mounts[i]).Run()
-	}
-	_ = os.RemoveAll(dir)
 }
 
 func (n *node) waitNodeReady(t *testing.T) {

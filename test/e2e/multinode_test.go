@@ -14,11 +14,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,8 +23,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
@@ -37,28 +31,6 @@ import (
 	"github.com/skiff-sh/skiff/test/images/imagebuild"
 )
 
-// requireMultiNode skips (loudly) unless this machine can run the 3-node bed.
-func requireMultiNode(t *testing.T) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, bin := range []string{"containerd", "runc", "ctr", "nft", "ip", "iptables"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			missing = append(missing, bin)
-		}
-	}
-	for _, p := range []string{"bridge", "host-local", "portmap", "loopback"} {
-		if _, err := os.Stat(filepath.Join("/usr/lib/cni", p)); err != nil {
-			missing = append(missing, "/usr/lib/cni/"+p)
-		}
-	}
-	if len(missing) > 0 {
-		t.Skipf("\n\n*** SKIPPING MULTI-NODE E2E: missing %s — run as root after ./hack/install-deps.sh ***\n", strings.Join(missing, ", "))
-	}
-}
-
 const (
 	workerLabel = "e2e.skiff.sh/worker"
 	webPort     = 8080
@@ -66,228 +38,42 @@ const (
 
 // cluster is the running 3-node test cluster.
 type cluster struct {
-	bed        *testbed.Bed
-	bin        string
-	base       string
-	kubeconfig string // for agents: the server at n0's address
-	client     kubernetes.Interface
-	names      map[string]string // bed node → Node name
-	procs      map[string]*exec.Cmd
-	args       map[string][]string
+	*testbed.Cluster
 }
 
 func startCluster(t *testing.T) *cluster {
-	requireMultiNode(t)
-	bin := testbin.Path(t)
-	bed := testbed.New(t, 3)
-	base, err := os.MkdirTemp("", "skiff-e2e-mn-")
+	testbed.RequireCluster(t)
+	imgDir, err := os.MkdirTemp("", "skiff-e2e-images-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{bed: bed, bin: bin, base: base, names: map[string]string{}, procs: map[string]*exec.Cmd{}, args: map[string][]string{}}
-	t.Cleanup(func() { c.cleanup(t) })
-	ctx := context.Background()
-	imgDir := filepath.Join(base, "images")
-	if _, err := imagebuild.Build(ctx, imgDir); err != nil {
+	t.Cleanup(func() { os.RemoveAll(imgDir) })
+	if _, err := imagebuild.Build(context.Background(), imgDir); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range bed.Nodes {
-		copyImages(t, imgDir, filepath.Join(c.dir(n.Name), "agent", "images"))
-	}
-	n0 := bed.Node("n0")
-	c.start(t, "n0", "server", "--data-dir", c.dir("n0"), "--https-port", "6443", "--tls-san", n0.IP,
-		"--node-monitor-period", "1s", "--node-monitor-grace-period", "15s")
-	c.kubeconfig = filepath.Join(base, "kubeconfig")
-	c.client = waitAPI(t, filepath.Join(c.dir("n0"), "kubeconfig"), c.kubeconfig, n0.IP)
-	host, _ := os.Hostname()
-	c.names["n0"] = host // the server's local node keeps the host name
-	for _, n := range []string{"n1", "n2"} {
-		c.names[n] = "skiff-" + n
-		c.start(t, n, "agent", "--data-dir", c.dir(n), "--kubeconfig", c.kubeconfig,
-			"--node-name", c.names[n], "--node-ip", bed.Node(n).IP)
-	}
-	for _, n := range bed.Nodes {
-		c.waitNodeReady(t, n.Name, 120*time.Second)
-	}
+	c := &cluster{testbed.StartCluster(t, testbed.ClusterConfig{Nodes: 3, Bin: testbin.Path(t), Images: imgDir,
+		ServerArgs: []string{"--node-monitor-period", "1s", "--node-monitor-grace-period", "15s"}})}
 	for _, n := range []string{"n1", "n2"} {
 		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:"true"}}}`, workerLabel)
-		if _, err := c.client.CoreV1().Nodes().Patch(ctx, c.names[n], "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+		if _, err := c.Client.CoreV1().Nodes().Patch(context.Background(), c.Names[n], "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return c
 }
 
-func (c *cluster) dir(node string) string { return filepath.Join(c.base, node) }
-
-// start runs `skiff args...` in the node, logging to <dir>/<cmd>.log.
-func (c *cluster) start(t *testing.T, node string, args ...string) {
-	t.Helper()
-	if err := os.MkdirAll(c.dir(node), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.OpenFile(filepath.Join(c.dir(node), args[0]+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := c.bed.Command(node, append([]string{c.bin}, args...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: starting skiff %v: %v", node, args, err)
-	}
-	c.procs[node], c.args[node] = cmd, args
-}
-
-// cleanup deletes the workloads while the nodes still run (so the kubelets stop
-// the containers), then stops the processes, kills any shim left behind, and
-// removes the data. The bed's own teardown runs after this.
-func (c *cluster) cleanup(t *testing.T) {
-	if t.Failed() {
-		for _, n := range c.bed.Nodes {
-			t.Logf("=== %s log tail:\n%s", n.Name, c.logs(n.Name))
-		}
-		if d := os.Getenv("SKIFF_E2E_LOGS"); d != "" {
-			for _, n := range c.bed.Nodes {
-				_ = exec.Command("cp", "-r", c.dir(n.Name), filepath.Join(d, n.Name)).Run()
-			}
-		}
-	}
-	for _, n := range c.bed.Nodes {
-		_ = exec.Command("ip", "link", "set", "dev", "skv"+c.bed.Bridge[3:]+n.Name[1:], "up").Run()
-	}
-	if c.client != nil {
-		ctx := context.Background()
-		_ = c.client.AppsV1().Deployments("default").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
-		_ = c.client.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}, metav1.ListOptions{})
-		_ = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-			l, err := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
-			return err == nil && len(l.Items) == 0, nil
-		})
-		time.Sleep(2 * time.Second) // let the kubelets remove the sandboxes
-	}
-	for _, n := range []string{"n2", "n1", "n0"} {
-		if p := c.procs[n]; p != nil {
-			_ = testbed.Stop(p)
-		}
-	}
-	// Pods the cluster could not delete (a node cut off by KillNode keeps its
-	// containers) go with their node: shims, containers, mounts and namespaces.
-	for _, n := range []string{"n2", "n1", "n0"} {
-		if out, err := c.bed.Command(n, c.bin, "killall", "--data-dir", c.dir(n)).CombinedOutput(); err != nil {
-			t.Errorf("skiff killall on %s: %v\n%s", n, err, out)
-		}
-	}
-	cleanupDir(c.base)
-}
-
-func copyImages(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.MkdirAll(to, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// waitAPI waits for the server's admin kubeconfig, rewrites it to reach the
-// server at ip (from the host and from the other nodes) and returns a client.
-func waitAPI(t *testing.T, adminPath, outPath, ip string) kubernetes.Interface {
-	t.Helper()
-	var client kubernetes.Interface
-	err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
-		cfg, err := clientcmd.LoadFromFile(adminPath)
-		if err != nil {
-			return false, nil
-		}
-		for _, cl := range cfg.Clusters {
-			cl.Server = "https://" + net.JoinHostPort(ip, "6443")
-		}
-		if err := clientcmd.WriteToFile(*cfg, outPath); err != nil {
-			return false, err
-		}
-		rc, err := clientcmd.BuildConfigFromFlags("", outPath)
-		if err != nil {
-			return false, err
-		}
-		cs, err := kubernetes.NewForConfig(rc)
-		if err != nil {
-			return false, err
-		}
-		if _, err := cs.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); err != nil {
-			return false, nil
-		}
-		client = cs
-		return true, nil
-	})
-	if err != nil {
-		t.Fatalf("API server at %s not reachable: %v", ip, err)
-	}
-	return client
-}
-
 func (c *cluster) node(t *testing.T, n string) *corev1.Node {
 	t.Helper()
-	nd, err := c.client.CoreV1().Nodes().Get(context.Background(), c.names[n], metav1.GetOptions{})
+	nd, err := c.Client.CoreV1().Nodes().Get(context.Background(), c.Names[n], metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return nd
 }
 
-func nodeReady(nd *corev1.Node) corev1.ConditionStatus {
-	for _, cond := range nd.Status.Conditions {
-		if cond.Type == corev1.NodeReady {
-			return cond.Status
-		}
-	}
-	return ""
-}
-
-func (c *cluster) waitNodeReady(t *testing.T, n string, timeout time.Duration) {
-	t.Helper()
-	var last *corev1.Node
-	err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		nd, err := c.client.CoreV1().Nodes().Get(ctx, c.names[n], metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		last = nd
-		return nodeReady(nd) == corev1.ConditionTrue && nd.Spec.PodCIDR != "", nil
-	})
-	if err != nil {
-		t.Fatalf("node %s (%s) not Ready with a podCIDR within %v: %+v\n%s", n, c.names[n], timeout, last, c.logs(n))
-	}
-}
-
-// logs returns the tail of the node's skiff log, for failure messages.
-func (c *cluster) logs(n string) string {
-	args := c.args[n]
-	if len(args) == 0 {
-		return ""
-	}
-	b, _ := os.ReadFile(filepath.Join(c.dir(n), args[0]+".log"))
-	if len(b) > 6000 {
-		b = b[len(b)-6000:]
-	}
-	return string(b)
-}
-
 // nodeOf maps a Node name back to the bed node.
 func (c *cluster) nodeOf(name string) string {
-	for k, v := range c.names {
+	for k, v := range c.Names {
 		if v == name {
 			return k
 		}
@@ -308,7 +94,7 @@ func (c *cluster) inNode(t *testing.T, node, rawURL string) (string, error) {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
 	var conn net.Conn
-	c.bed.InNode(t, node, func() { conn, err = net.DialTimeout("tcp", addr, 5*time.Second) })
+	c.Bed.InNode(t, node, func() { conn, err = net.DialTimeout("tcp", addr, 5*time.Second) })
 	if err != nil {
 		return "", fmt.Errorf("from %s: %w", node, err)
 	}
@@ -379,7 +165,7 @@ func webDeployment(replicas int32) *appsv1.Deployment {
 
 // readyPods lists the web pods that are Ready, not terminating, and have an IP.
 func (c *cluster) readyPods(ctx context.Context) ([]corev1.Pod, error) {
-	l, err := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	l, err := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +195,7 @@ func (c *cluster) waitWeb(t *testing.T, want int, timeout time.Duration, what st
 		for _, p := range pods {
 			desc = append(desc, p.Name+"@"+p.Spec.NodeName)
 		}
-		all, _ := c.client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
+		all, _ := c.Client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
 		var allDesc []string
 		for _, p := range all.Items {
 			allDesc = append(allDesc, fmt.Sprintf("%s@%s phase=%s ready=%v ip=%s", p.Name, p.Spec.NodeName, p.Status.Phase, isReady(&p), p.Status.PodIP))
@@ -435,10 +221,10 @@ func hello(body string) string {
 func TestMultiNode(t *testing.T) {
 	c := startCluster(t)
 	ctx := context.Background()
-	if _, err := c.client.AppsV1().Deployments("default").Create(ctx, webDeployment(4), metav1.CreateOptions{}); err != nil {
+	if _, err := c.Client.AppsV1().Deployments("default").Create(ctx, webDeployment(4), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := c.client.CoreV1().Services("default").Create(ctx, &corev1.Service{
+	svc, err := c.Client.CoreV1().Services("default").Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "web"},
 			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}},
@@ -446,7 +232,7 @@ func TestMultiNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.client.CoreV1().Services("default").Create(ctx, &corev1.Service{
+	if _, err := c.Client.CoreV1().Services("default").Create(ctx, &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-headless", Namespace: "default"},
 		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": "web"},
 			Ports: []corev1.ServicePort{{Name: "http", Port: webPort}}},
@@ -456,15 +242,15 @@ func TestMultiNode(t *testing.T) {
 	clusterIP, nodePort := svc.Spec.ClusterIP, svc.Spec.Ports[0].NodePort
 	spread := func(p []corev1.Pod) bool {
 		m := byNode(p)
-		return len(m[c.names["n1"]]) == 2 && len(m[c.names["n2"]]) == 2
+		return len(m[c.Names["n1"]]) == 2 && len(m[c.Names["n2"]]) == 2
 	}
 	pods := c.waitWeb(t, 4, 120*time.Second, "initial rollout", spread)
 	on := byNode(pods)
-	podA, podB := on[c.names["n1"]][0], on[c.names["n2"]][0]
+	podA, podB := on[c.Names["n1"]][0], on[c.Names["n2"]][0]
 
 	t.Run("PodIPsFromNodePodCIDR", func(t *testing.T) {
 		for _, p := range pods {
-			nd, err := c.client.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{})
+			nd, err := c.Client.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -520,14 +306,14 @@ func TestMultiNode(t *testing.T) {
 				nodes[p.Spec.NodeName] = true
 			}
 		}
-		if !nodes[c.names["n1"]] || !nodes[c.names["n2"]] {
-			t.Errorf("ClusterIP answers came from %v; want pods on both %s and %s", seen, c.names["n1"], c.names["n2"])
+		if !nodes[c.Names["n1"]] || !nodes[c.Names["n2"]] {
+			t.Errorf("ClusterIP answers came from %v; want pods on both %s and %s", seen, c.Names["n1"], c.Names["n2"])
 		}
 	})
 
 	t.Run("NodePortOnEveryNode", func(t *testing.T) {
 		hc := freshClient()
-		for _, n := range c.bed.Nodes {
+		for _, n := range c.Bed.Nodes {
 			seen := map[string]bool{}
 			for i := 0; i < 8; i++ {
 				body, err := httpGetStatus(hc, fmt.Sprintf("http://%s:%d/", n.IP, nodePort))
@@ -547,15 +333,15 @@ func TestMultiNode(t *testing.T) {
 	t.Run("HostPort", func(t *testing.T) {
 		// A pod's hostPort answers on its node's own address (CNI portmap).
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hostport", Namespace: "default"},
-			Spec: corev1.PodSpec{NodeName: c.names["n1"], TerminationGracePeriodSeconds: ptr.To[int64](1),
+			Spec: corev1.PodSpec{NodeName: c.Names["n1"], TerminationGracePeriodSeconds: ptr.To[int64](1),
 				Containers: []corev1.Container{{Name: "app", Image: imagebuild.TestAppImage, ImagePullPolicy: corev1.PullIfNotPresent,
 					Ports: []corev1.ContainerPort{{ContainerPort: webPort, HostPort: 18080}}}}}}
-		if _, err := c.client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if _, err := c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		defer func() { _ = c.client.CoreV1().Pods("default").Delete(ctx, "hostport", metav1.DeleteOptions{}) }()
+		defer func() { _ = c.Client.CoreV1().Pods("default").Delete(ctx, "hostport", metav1.DeleteOptions{}) }()
 		hc := freshClient()
-		url := fmt.Sprintf("http://%s:18080/", c.bed.Node("n1").IP)
+		url := fmt.Sprintf("http://%s:18080/", c.Bed.Node("n1").IP)
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			body, err := httpGetStatus(hc, url)
@@ -620,7 +406,7 @@ func TestMultiNode(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		hc := freshClient()
 		for i := 0; i < 30; i++ {
-			n := c.bed.Nodes[i%3]
+			n := c.Bed.Nodes[i%3]
 			body, err := httpGetStatus(hc, fmt.Sprintf("http://%s:%d/", n.IP, nodePort))
 			if err != nil {
 				t.Fatalf("NodePort on %s with one pod unready: %v", n.Name, err)
@@ -632,34 +418,34 @@ func TestMultiNode(t *testing.T) {
 	})
 
 	t.Run("DeletedNodeRouteDisappears", func(t *testing.T) {
-		ghostCIDR, ghostIP := "10.42.250.0/24", strings.TrimSuffix(c.bed.Gateway, ".1")+".99"
+		ghostCIDR, ghostIP := "10.42.250.0/24", strings.TrimSuffix(c.Bed.Gateway, ".1")+".99"
 		ghost := &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{Name: "e2e-ghost"},
 			Spec:       corev1.NodeSpec{PodCIDR: ghostCIDR, PodCIDRs: []string{ghostCIDR}},
 		}
-		if _, err := c.client.CoreV1().Nodes().Create(ctx, ghost, metav1.CreateOptions{}); err != nil {
+		if _, err := c.Client.CoreV1().Nodes().Create(ctx, ghost, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		// The node lifecycle controller writes the new node's status too.
 		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			cur, err := c.client.CoreV1().Nodes().Get(ctx, ghost.Name, metav1.GetOptions{})
+			cur, err := c.Client.CoreV1().Nodes().Get(ctx, ghost.Name, metav1.GetOptions{})
 			if err != nil {
 				return err
 			}
 			cur.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ghostIP}}
-			_, err = c.client.CoreV1().Nodes().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+			_, err = c.Client.CoreV1().Nodes().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 			return err
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		route := func(n string) string {
-			return strings.TrimSpace(c.bed.Run(t, n, "ip", "route", "show", ghostCIDR))
+			return strings.TrimSpace(c.Bed.Run(t, n, "ip", "route", "show", ghostCIDR))
 		}
 		for _, n := range []string{"n0", "n1", "n2"} {
 			waitFor(t, 20*time.Second, "route to the ghost's podCIDR on "+n, func() bool { return strings.Contains(route(n), "via "+ghostIP) })
 		}
-		if err := c.client.CoreV1().Nodes().Delete(ctx, ghost.Name, metav1.DeleteOptions{}); err != nil {
+		if err := c.Client.CoreV1().Nodes().Delete(ctx, ghost.Name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		for _, n := range []string{"n0", "n1", "n2"} {
@@ -668,8 +454,8 @@ func TestMultiNode(t *testing.T) {
 	})
 
 	t.Run("AgentRestartKeepsConnections", func(t *testing.T) {
-		n1 := c.bed.Node("n1")
-		before := restartCounts(t, c, c.names["n1"])
+		n1 := c.Bed.Node("n1")
+		before := restartCounts(t, c, c.Names["n1"])
 		reused := false
 		tr := &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}
 		defer tr.CloseIdleConnections()
@@ -689,16 +475,16 @@ func TestMultiNode(t *testing.T) {
 			}
 		}
 		get("before the restart")
-		if err := testbed.Stop(c.procs["n1"]); err != nil {
+		if err := testbed.Stop(c.Procs["n1"]); err != nil {
 			t.Logf("agent n1 stopped: %v", err)
 		}
 		get("while the agent is down")
 		if !reused {
 			t.Errorf("the keep-alive connection was not reused while the agent was down")
 		}
-		c.start(t, "n1", c.args["n1"]...)
+		c.StartSkiff(t, "n1", c.Args["n1"]...)
 		time.Sleep(3 * time.Second)
-		c.waitNodeReady(t, "n1", 60*time.Second)
+		c.WaitNodeReady(t, "n1", 60*time.Second)
 		get("after the restart")
 		if !reused {
 			t.Errorf("the keep-alive connection opened before the restart did not survive it")
@@ -706,7 +492,7 @@ func TestMultiNode(t *testing.T) {
 		tr.CloseIdleConnections()
 		get("new connection after the restart")
 		c.waitWeb(t, 4, 30*time.Second, "pods after agent restart", spread)
-		after := restartCounts(t, c, c.names["n1"])
+		after := restartCounts(t, c, c.Names["n1"])
 		for name, n := range before {
 			if after[name] != n {
 				t.Errorf("pod %s restart count %d → %d across the agent restart (want adoption)", name, n, after[name])
@@ -715,12 +501,12 @@ func TestMultiNode(t *testing.T) {
 	})
 
 	t.Run("KillallLeavesNothing", func(t *testing.T) {
-		dir := c.dir("n2")
+		dir := c.Dir("n2")
 		podNetns := podNetnsFiles(t, dir)
 		if len(podNetns) < 2 {
 			t.Fatalf("found %d pod network namespaces of n2 before killall, want its 2 pods'", len(podNetns))
 		}
-		out := c.bed.Run(t, "n2", c.bin, "killall", "--data-dir", dir)
+		out := c.Bed.Run(t, "n2", c.Bin, "killall", "--data-dir", dir)
 		t.Logf("skiff killall:\n%s", out)
 		if p := procsMentioning(dir); len(p) > 0 {
 			t.Errorf("processes still running on %s after killall: %v", dir, p)
@@ -728,10 +514,10 @@ func TestMultiNode(t *testing.T) {
 		if m := mountsUnder(t, dir); len(m) > 0 {
 			t.Errorf("mounts left under %s: %v", dir, m)
 		}
-		if out, err := c.bed.Command("n2", "ip", "link", "show", "cni0").CombinedOutput(); err == nil {
+		if out, err := c.Bed.Command("n2", "ip", "link", "show", "cni0").CombinedOutput(); err == nil {
 			t.Errorf("bridge cni0 still present in n2:\n%s", out)
 		}
-		if tables := c.bed.Run(t, "n2", "nft", "list", "tables"); strings.Contains(tables, "skiff") {
+		if tables := c.Bed.Run(t, "n2", "nft", "list", "tables"); strings.Contains(tables, "skiff") {
 			t.Errorf("nftables tables left in n2:\n%s", tables)
 		}
 		for _, f := range podNetns {
@@ -740,15 +526,15 @@ func TestMultiNode(t *testing.T) {
 			}
 		}
 		// The pods really are gone: n2's pod answers no more.
-		victim := byNode(c.waitWeb(t, 4, 10*time.Second, "pods before restart", spread))[c.names["n2"]][0]
+		victim := byNode(c.waitWeb(t, 4, 10*time.Second, "pods before restart", spread))[c.Names["n2"]][0]
 		if body, err := c.inNode(t, "n0", fmt.Sprintf("http://%s:%d/", victim.Status.PodIP, webPort)); err == nil {
 			t.Fatalf("pod %s on n2 still answered after killall: %q", victim.Name, body)
 		}
 		// The data is kept: the agent starts again on it and runs its pods anew.
-		c.start(t, "n2", c.args["n2"]...)
-		c.waitNodeReady(t, "n2", 60*time.Second)
+		c.StartSkiff(t, "n2", c.Args["n2"]...)
+		c.WaitNodeReady(t, "n2", 60*time.Second)
 		waitFor(t, 90*time.Second, "n2's pods answering again after killall and restart", func() bool {
-			p, err := c.client.CoreV1().Pods("default").Get(ctx, victim.Name, metav1.GetOptions{})
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, victim.Name, metav1.GetOptions{})
 			if err != nil || p.Status.PodIP == "" {
 				return false
 			}
@@ -759,22 +545,22 @@ func TestMultiNode(t *testing.T) {
 	})
 
 	t.Run("KillNode", func(t *testing.T) {
-		n2 := c.names["n2"]
-		c.bed.LinkDown(t, "n2")
-		defer c.bed.LinkUp(t, "n2")
+		n2 := c.Names["n2"]
+		c.Bed.LinkDown(t, "n2")
+		defer c.Bed.LinkUp(t, "n2")
 		start := time.Now()
 		err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
-			nd, err := c.client.CoreV1().Nodes().Get(ctx, n2, metav1.GetOptions{})
-			return err == nil && nodeReady(nd) == corev1.ConditionUnknown, nil
+			nd, err := c.Client.CoreV1().Nodes().Get(ctx, n2, metav1.GetOptions{})
+			return err == nil && testbed.NodeReady(nd) == corev1.ConditionUnknown, nil
 		})
 		if err != nil {
 			t.Fatalf("node %s not Unknown within 60s of its link going down", n2)
 		}
 		t.Logf("%s Unknown after %v", n2, time.Since(start).Round(time.Second))
 		moved := c.waitWeb(t, 4, 90*time.Second, "pods moved off the dead node", func(p []corev1.Pod) bool {
-			return len(byNode(p)[c.names["n1"]]) == 4
+			return len(byNode(p)[c.Names["n1"]]) == 4
 		})
-		t.Logf("4 pods Ready on %s %v after the link went down", c.names["n1"], time.Since(start).Round(time.Second))
+		t.Logf("4 pods Ready on %s %v after the link went down", c.Names["n1"], time.Since(start).Round(time.Second))
 		// The Service answers from the surviving node's pods on every live node.
 		names := map[string]bool{}
 		for _, p := range moved {
@@ -785,7 +571,7 @@ func TestMultiNode(t *testing.T) {
 		ok := 0
 		deadline := time.Now().Add(30 * time.Second)
 		for ok < 20 && time.Now().Before(deadline) {
-			n := c.bed.Nodes[ok%2] // n0 and n1
+			n := c.Bed.Nodes[ok%2] // n0 and n1
 			body, err := httpGetStatus(hc, fmt.Sprintf("http://%s:%d/", n.IP, nodePort))
 			if err == nil && names[hello(body)] {
 				ok++
@@ -820,7 +606,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 
 func restartCounts(t *testing.T, c *cluster, node string) map[string]int32 {
 	t.Helper()
-	l, err := c.client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: "app=web"})
+	l, err := c.Client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: "app=web"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,6 +92,12 @@ func status(group, version, kind string) Subresource {
 	return Subresource{Name: "status", Kind: schema.GroupVersionKind{Group: group, Version: version, Kind: kind}, Verbs: readWrite}
 }
 
+// proxySub is <resource>/proxy: any HTTP method, forwarded to the pod, service or node.
+func proxySub(kind string) Subresource {
+	return Subresource{Name: "proxy", Kind: schema.GroupVersionKind{Version: "v1", Kind: kind},
+		Verbs: []string{"create", "delete", "get", "patch", "update"}}
+}
+
 func scale() Subresource {
 	return Subresource{Name: "scale", Kind: autoscalingV1.WithKind("Scale"), Verbs: readWrite}
 }
@@ -118,10 +124,11 @@ var Resources = []Resource{
 		Subresource{Name: "exec", Kind: schema.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}, Verbs: getCreate},
 		Subresource{Name: "attach", Kind: schema.GroupVersionKind{Version: "v1", Kind: "PodAttachOptions"}, Verbs: getCreate},
 		Subresource{Name: "portforward", Kind: schema.GroupVersionKind{Version: "v1", Kind: "PodPortForwardOptions"}, Verbs: getCreate},
+		proxySub("PodProxyOptions"),
 	)),
 	{GroupVersionResource: gvr("", "v1", "bindings"), Kind: "Binding", SingularName: "binding", Namespaced: true, Verbs: createOnly},
-	res("", "v1", "nodes", "node", "Node", false, []string{"no"}, status("", "v1", "Node")),
-	inAll(res("", "v1", "services", "service", "Service", true, []string{"svc"}, status("", "v1", "Service"))),
+	res("", "v1", "nodes", "node", "Node", false, []string{"no"}, status("", "v1", "Node"), proxySub("NodeProxyOptions")),
+	inAll(res("", "v1", "services", "service", "Service", true, []string{"svc"}, status("", "v1", "Service"), proxySub("ServiceProxyOptions"))),
 	res("", "v1", "endpoints", "endpoints", "Endpoints", true, []string{"ep"}),
 	res("", "v1", "configmaps", "configmap", "ConfigMap", true, []string{"cm"}),
 	res("", "v1", "secrets", "secret", "Secret", true, nil),

@@ -19,11 +19,23 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/vishvananda/netns"
 )
+
+// T is what the bed needs of a test: *testing.T satisfies it, and so does the
+// conformance run's process-level stand-in (test/conformance/cluster).
+type T interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+}
 
 // Node is one simulated machine.
 type Node struct {
@@ -43,7 +55,7 @@ type Bed struct {
 }
 
 // New creates n nodes, skipping the test (loudly) without root or iproute2.
-func New(t testing.TB, n int) *Bed {
+func New(t T, n int) *Bed {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPING E2E: the test bed needs root (network namespaces)")
@@ -95,7 +107,7 @@ func (b *Bed) Command(node string, argv ...string) *exec.Cmd {
 }
 
 // Run runs a command in the node and returns its combined output, failing the test on error.
-func (b *Bed) Run(t testing.TB, node string, argv ...string) string {
+func (b *Bed) Run(t T, node string, argv ...string) string {
 	t.Helper()
 	out, err := b.Command(node, argv...).CombinedOutput()
 	if err != nil {
@@ -106,7 +118,7 @@ func (b *Bed) Run(t testing.TB, node string, argv ...string) string {
 
 // Start runs a long-lived process in the node (output to the test log when it
 // fails); it is killed at cleanup. The returned Cmd may be stopped earlier with Stop.
-func (b *Bed) Start(t testing.TB, node string, argv ...string) *exec.Cmd {
+func (b *Bed) Start(t T, node string, argv ...string) *exec.Cmd {
 	t.Helper()
 	cmd := b.Command(node, argv...)
 	var out bytes.Buffer
@@ -145,14 +157,14 @@ func Stop(cmd *exec.Cmd) error {
 }
 
 // LinkDown cuts the node off the segment; LinkUp reconnects it.
-func (b *Bed) LinkDown(t testing.TB, node string) {
+func (b *Bed) LinkDown(t T, node string) {
 	run(t, "ip", "link", "set", b.Node(node).veth, "down")
 }
-func (b *Bed) LinkUp(t testing.TB, node string) { run(t, "ip", "link", "set", b.Node(node).veth, "up") }
+func (b *Bed) LinkUp(t T, node string) { run(t, "ip", "link", "set", b.Node(node).veth, "up") }
 
 // InNode runs fn on an OS thread switched into the node's namespace: sockets fn
 // opens (listeners, dials) belong to the node.
-func (b *Bed) InNode(t testing.TB, node string, fn func()) {
+func (b *Bed) InNode(t T, node string, fn func()) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
@@ -189,7 +201,7 @@ func (b *Bed) teardown() {
 	_ = exec.Command("ip", "link", "del", b.Bridge).Run()
 }
 
-func run(t testing.TB, argv ...string) {
+func run(t T, argv ...string) {
 	t.Helper()
 	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v: %s", strings.Join(argv, " "), err, out)

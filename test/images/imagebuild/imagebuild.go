@@ -85,32 +85,42 @@ func buildOne(ctx context.Context, src, outDir string, s spec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer, History: v1.History{CreatedBy: "skiff imagebuild", Created: v1.Time{Time: epoch}}})
-	if err != nil {
-		return "", err
+	path := filepath.Join(outDir, s.pkg+".tar")
+	cfg := v1.Config{Entrypoint: []string{s.binary}, Env: []string{"PATH=/"}, WorkingDir: "/"}
+	return path, writeImage(path, []string{s.ref}, []v1.Layer{layer}, cfg)
+}
+
+// writeImage writes a docker-archive tarball of the layers with the given config,
+// tagged with every ref (one image, several names).
+func writeImage(path string, refs []string, layers []v1.Layer, cfg v1.Config) error {
+	img := empty.Image
+	var err error
+	for _, l := range layers {
+		img, err = mutate.Append(img, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "skiff imagebuild", Created: v1.Time{Time: epoch}}})
+		if err != nil {
+			return err
+		}
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return "", err
+		return err
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", runtime.GOARCH
 	cf.Created = v1.Time{Time: epoch}
-	cf.Config.Entrypoint = []string{s.binary}
-	cf.Config.Env = []string{"PATH=/"}
-	cf.Config.WorkingDir = "/"
+	cf.Config = cfg
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		return "", err
+		return err
 	}
-	tag, err := name.NewTag(s.ref)
-	if err != nil {
-		return "", err
+	tags := map[name.Reference]v1.Image{}
+	for _, r := range refs {
+		tag, err := name.NewTag(r)
+		if err != nil {
+			return err
+		}
+		tags[tag] = img
 	}
-	path := filepath.Join(outDir, s.pkg+".tar")
-	if err := tarball.WriteToFile(path, tag, img); err != nil {
-		return "", err
-	}
-	return path, nil
+	return tarball.MultiRefWriteToFile(path, tags)
 }
 
 // epoch is a fixed creation time so builds of the same source are identical.
