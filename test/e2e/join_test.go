@@ -29,68 +29,68 @@ import (
 )
 
 func TestAgentJoinsWithBootstrapToken(t *testing.T) {
-	requireMultiNode(t)
+	testbed.RequireCluster(t)
 	bin := testbin.Path(t)
 	bed := testbed.New(t, 2)
 	base, err := os.MkdirTemp("", "skiff-e2e-join-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{bed: bed, bin: bin, base: base, names: map[string]string{"n1": "skiff-join-n1"},
-		procs: map[string]*exec.Cmd{}, args: map[string][]string{}}
-	t.Cleanup(func() { c.cleanup(t) })
+	c := &cluster{&testbed.Cluster{Bed: bed, Bin: bin, Base: base, Names: map[string]string{"n1": "skiff-join-n1"},
+		Procs: map[string]*exec.Cmd{}, Args: map[string][]string{}}}
+	t.Cleanup(func() { c.Cleanup(t) })
 	ctx := context.Background()
 	imgDir := filepath.Join(base, "images")
 	if _, err := imagebuild.Build(ctx, imgDir); err != nil {
 		t.Fatal(err)
 	}
-	copyImages(t, imgDir, filepath.Join(c.dir("n1"), "agent", "images"))
+	testbed.CopyImages(t, imgDir, filepath.Join(c.Dir("n1"), "agent", "images"))
 	n0 := bed.Node("n0")
-	c.start(t, "n0", "server", "--data-dir", c.dir("n0"), "--https-port", "6443", "--tls-san", n0.IP, "--disable-agent")
-	c.client = waitAPI(t, filepath.Join(c.dir("n0"), "kubeconfig"), filepath.Join(base, "kubeconfig"), n0.IP)
+	c.StartSkiff(t, "n0", "server", "--data-dir", c.Dir("n0"), "--https-port", "6443", "--tls-san", n0.IP, "--disable-agent")
+	c.Client = testbed.WaitAPI(t, filepath.Join(c.Dir("n0"), "kubeconfig"), filepath.Join(base, "kubeconfig"), n0.IP)
 
-	join := strings.TrimSpace(bed.Run(t, "n0", bin, "token", "create", "--data-dir", c.dir("n0"), "--ttl", "1h", "--print-join-command"))
+	join := strings.TrimSpace(bed.Run(t, "n0", bin, "token", "create", "--data-dir", c.Dir("n0"), "--ttl", "1h", "--print-join-command"))
 	fields := strings.Fields(join)
 	if len(fields) != 8 || fields[0] != "skiff" || fields[1] != "agent" || fields[3] != "https://"+n0.IP+":6443" {
 		t.Fatalf("join command %q", join)
 	}
-	args := append(fields[1:], "--data-dir", c.dir("n1"), "--node-name", c.names["n1"], "--node-ip", bed.Node("n1").IP)
-	c.start(t, "n1", args...)
-	c.waitNodeReady(t, "n1", 120*time.Second)
+	args := append(fields[1:], "--data-dir", c.Dir("n1"), "--node-name", c.Names["n1"], "--node-ip", bed.Node("n1").IP)
+	c.StartSkiff(t, "n1", args...)
+	c.WaitNodeReady(t, "n1", 120*time.Second)
 
 	// The node holds its own certificate and nothing else.
-	agentDir := filepath.Join(c.dir("n1"), "agent")
+	agentDir := filepath.Join(c.Dir("n1"), "agent")
 	pemBytes, err := os.ReadFile(filepath.Join(agentDir, "pki", "kubelet-client-current.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	certs, err := auth.ParseCertsPEM(pemBytes)
-	if err != nil || certs[0].Subject.CommonName != "system:node:"+c.names["n1"] || certs[0].Subject.Organization[0] != "system:nodes" {
+	if err != nil || certs[0].Subject.CommonName != "system:node:"+c.Names["n1"] || certs[0].Subject.Organization[0] != "system:nodes" {
 		t.Fatalf("node certificate: %v %v", certs, err)
 	}
-	if _, err := os.Stat(filepath.Join(c.dir("n1"), "kubeconfig")); err == nil {
+	if _, err := os.Stat(filepath.Join(c.Dir("n1"), "kubeconfig")); err == nil {
 		t.Error("an admin kubeconfig is on the node")
 	}
-	if strings.Contains(string(pemBytes), string(mustRead(t, filepath.Join(c.dir("n0"), "tls", "admin.key")))) {
+	if strings.Contains(string(pemBytes), string(mustRead(t, filepath.Join(c.Dir("n0"), "tls", "admin.key")))) {
 		t.Error("the admin key is on the node")
 	}
 
 	// The kubelet reads the Secret its pod mounts and runs it.
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "join-secret", Namespace: "default"}, StringData: map[string]string{"k": "v"}}
-	if _, err := c.client.CoreV1().Secrets("default").Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+	if _, err := c.Client.CoreV1().Secrets("default").Create(ctx, sec, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "join-pod", Namespace: "default"}, Spec: corev1.PodSpec{
-		NodeName: c.names["n1"], TerminationGracePeriodSeconds: ptr.To[int64](1),
+		NodeName: c.Names["n1"], TerminationGracePeriodSeconds: ptr.To[int64](1),
 		Containers: []corev1.Container{{Name: "app", Image: imagebuild.TestAppImage, ImagePullPolicy: corev1.PullIfNotPresent,
 			VolumeMounts: []corev1.VolumeMount{{Name: "s", MountPath: "/secret"}}}},
 		Volumes: []corev1.Volume{{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "join-secret"}}}},
 	}}
-	if _, err := c.client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	if _, err := c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 90*time.Second, "the pod mounting a Secret runs on the joined node", func() bool {
-		p, err := c.client.CoreV1().Pods("default").Get(ctx, "join-pod", metav1.GetOptions{})
+		p, err := c.Client.CoreV1().Pods("default").Get(ctx, "join-pod", metav1.GetOptions{})
 		return err == nil && p.Status.Phase == corev1.PodRunning
 	})
 
@@ -100,7 +100,7 @@ func TestAgentJoinsWithBootstrapToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc.Host = "https://" + n0.IP + ":6443"
-	if _, err := c.client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "someone-else"}}, metav1.CreateOptions{}); err != nil {
+	if _, err := c.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "someone-else"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var nodeClient kubernetes.Interface = kubernetes.NewForConfigOrDie(rc)
@@ -109,7 +109,7 @@ func TestAgentJoinsWithBootstrapToken(t *testing.T) {
 	if !apierrors.IsForbidden(err) {
 		t.Errorf("the node patched another Node: %v", err)
 	}
-	_ = c.client.CoreV1().Nodes().Delete(ctx, "someone-else", metav1.DeleteOptions{})
+	_ = c.Client.CoreV1().Nodes().Delete(ctx, "someone-else", metav1.DeleteOptions{})
 }
 
 func mustRead(t *testing.T, path string) []byte {

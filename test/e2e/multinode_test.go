@@ -14,7 +14,10 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 

@@ -76,7 +76,7 @@ func StartCluster(t T, cfg ClusterConfig) *Cluster {
 		t.Fatalf("%v", err)
 	}
 	c := &Cluster{Bed: bed, Bin: cfg.Bin, Base: base, Names: map[string]string{}, Procs: map[string]*exec.Cmd{}, Args: map[string][]string{}}
-	t.Cleanup(func() { c.cleanup(t) })
+	t.Cleanup(func() { c.Cleanup(t) })
 	for _, n := range bed.Nodes {
 		CopyImages(t, cfg.Images, filepath.Join(c.Dir(n.Name), "agent", "images"))
 	}
@@ -160,10 +160,10 @@ func (c *Cluster) Logs(n string) string {
 	return string(b)
 }
 
-// cleanup deletes the workloads while the nodes still run (so the kubelets stop
+// Cleanup deletes the workloads while the nodes still run (so the kubelets stop
 // the containers), then stops the processes, ends what is left of each node with
 // `skiff killall`, and removes the data. The bed's own teardown runs after this.
-func (c *Cluster) cleanup(t T) {
+func (c *Cluster) Cleanup(t T) {
 	if t.Failed() {
 		for _, n := range c.Bed.Nodes {
 			t.Logf("=== %s log tail:\n%s", n.Name, c.Logs(n.Name))
