@@ -312,4 +312,3 @@ func defaultObject(s *Schema, obj map[string]any) {
 		}
 	}
 }
-

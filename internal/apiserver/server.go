@@ -72,9 +72,9 @@ type Server struct {
 	admission admission.Chain
 	disc      *discovery
 	// custom is the resources served from established CustomResourceDefinitions (crd.go).
-	custom *customResources
-	handler   http.Handler
-	kubelets  *http.Transport
+	custom   *customResources
+	handler  http.Handler
+	kubelets *http.Transport
 	// shutdown is closed when the server starts stopping; open watches end on it.
 	shutdown chan struct{}
 }

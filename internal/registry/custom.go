@@ -142,4 +142,3 @@ func customScale(sc *apiextensionsv1.CustomResourceSubresourceScale) *ScaleStrat
 		},
 	}
 }
-

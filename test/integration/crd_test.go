@@ -83,10 +83,12 @@ func TestCustomResources(t *testing.T) {
 	if err := os.WriteFile(file, []byte(widgetCRD), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	kubectl(t, s, "apply", "-f", file)
+	start := time.Now()
 	waitEstablished(t, dc, "widgets.example.com")
-	t.Logf("established after %v", time.Since(start))
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("established %v after kubectl apply returned, want < 1s", d)
+	}
 	widgets := dc.Resource(widgetGVR).Namespace("default")
 
 	// Served within a second of Established.
