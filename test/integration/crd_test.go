@@ -16,7 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
 
+	"github.com/skiff-sh/skiff/internal/controllermanager"
 	"github.com/skiff-sh/skiff/internal/testserver"
 )
 
@@ -236,5 +238,47 @@ func waitEstablished(t *testing.T, dc dynamic.Interface, name string) {
 	})
 	if err != nil {
 		t.Fatalf("CRD %s not established: %v", name, err)
+	}
+}
+
+// TestNamespaceDeletionRemovesCustomResources: the namespace controller finds
+// custom resources through discovery and deletes them with the namespace.
+func TestNamespaceDeletionRemovesCustomResources(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t)
+	ctx := context.Background()
+	c := fastClient(t, s)
+	dc := dynamic.NewForConfigOrDie(s.Config)
+	crd := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(widgetCRD), &crd.Object); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dc.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitEstablished(t, dc, "widgets.example.com")
+	startControllerManager(t, s, controllermanager.Options{Controllers: []string{"namespace"}})
+	const ns = "doomed-widgets"
+	mustCreateNamespace(t, c, ns)
+	widgets := dc.Resource(widgetGVR).Namespace(ns)
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 5*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := widgets.Create(ctx, widget("w", map[string]any{"size": int64(1)}), metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := c.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if err != nil {
+		t.Fatal("namespace with a custom resource was not deleted")
+	}
+	if l, err := widgets.List(ctx, metav1.ListOptions{}); err != nil || len(l.Items) != 0 {
+		t.Errorf("widgets left in the deleted namespace: %v, %v", l, err)
 	}
 }
