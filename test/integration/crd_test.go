@@ -40,6 +40,9 @@ spec:
     storage: true
     subresources:
       status: {}
+      scale:
+        specReplicasPath: .spec.size
+        statusReplicasPath: .status.replicas
     additionalPrinterColumns:
     - name: Size
       type: integer
@@ -58,6 +61,7 @@ spec:
             type: object
             properties:
               ready: {type: boolean}
+              replicas: {type: integer}
 `
 
 var (
@@ -189,10 +193,26 @@ func TestCustomResources(t *testing.T) {
 	if err != nil || len(l.Items) != 1 {
 		t.Errorf("field selector list: %v", err)
 	}
+	page, err := widgets.List(ctx, metav1.ListOptions{Limit: 1})
+	if err != nil || len(page.Items) != 1 || page.GetContinue() == "" {
+		t.Fatalf("first page: %v", err)
+	}
+	page, err = widgets.List(ctx, metav1.ListOptions{Limit: 1, Continue: page.GetContinue()})
+	if err != nil || len(page.Items) != 1 || page.GetContinue() != "" {
+		t.Errorf("second page: %d items, continue %q, %v", len(page.Items), page.GetContinue(), err)
+	}
+
+	// The scale subresource follows specReplicasPath.
+	kubectl(t, s, "scale", "widget", "w1", "-n", "default", "--replicas=4")
+	if w, err := widgets.Get(ctx, "w1", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	} else if size, _, _ := unstructured.NestedInt64(w.Object, "spec", "size"); size != 4 {
+		t.Errorf("spec.size after kubectl scale = %d, want 4", size)
+	}
 
 	// kubectl: printer column, short name, api-resources.
 	out := kubectl(t, s, "get", "widgets", "-n", "default")
-	if !strings.Contains(out, "SIZE") || !strings.Contains(out, "w1") || !strings.Contains(out, "6") {
+	if !strings.Contains(out, "SIZE") || !strings.Contains(out, "w1") || !strings.Contains(out, "4") {
 		t.Errorf("kubectl get widgets:\n%s", out)
 	}
 	if out := kubectl(t, s, "get", "wd", "w2", "-n", "default", "-o", "jsonpath={.spec.size}"); out != "2" {
