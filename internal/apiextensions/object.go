@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -74,63 +75,72 @@ func (l *ObjectList) DeepCopyObject() runtime.Object {
 	return out
 }
 
-// MarshalJSON writes apiVersion, kind, metadata and the content as one object.
+// MarshalJSON writes apiVersion, kind, metadata and the content (keys sorted) as one object.
 func (o Object) MarshalJSON() ([]byte, error) {
-	m := make(map[string]any, len(o.Content)+3)
-	for k, v := range o.Content {
-		m[k] = v
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	field := func(name string, v any) error {
+		if buf.Len() > 1 {
+			buf.WriteByte(',')
+		}
+		k, _ := json.Marshal(name)
+		buf.Write(k)
+		buf.WriteByte(':')
+		data, err := json.Marshal(v)
+		buf.Write(data)
+		return err
 	}
 	if o.APIVersion != "" {
-		m["apiVersion"] = o.APIVersion
+		_ = field("apiVersion", o.APIVersion)
 	}
 	if o.Kind != "" {
-		m["kind"] = o.Kind
+		_ = field("kind", o.Kind)
 	}
-	m["metadata"] = &o.ObjectMeta
-	return json.Marshal(m)
+	if err := field("metadata", &o.ObjectMeta); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(o.Content))
+	for k := range o.Content {
+		if k != "apiVersion" && k != "kind" && k != "metadata" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := field(k, o.Content[k]); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 // UnmarshalJSON reads an object: apiVersion, kind and metadata into their typed
 // fields, everything else into Content with integers kept as int64.
 func (o *Object) UnmarshalJSON(data []byte) error {
-	content, err := DecodeJSON(data)
-	if err != nil {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
 		return err
 	}
-	top, ok := content.(map[string]any)
-	if !ok {
-		return fmt.Errorf("expected a JSON object, got %T", content)
+	if top == nil {
+		return fmt.Errorf("expected a JSON object")
 	}
-	*o = Object{}
-	var errs []error
-	if v, ok := top["apiVersion"]; ok {
-		s, ok := v.(string)
-		if !ok {
-			errs = append(errs, fmt.Errorf("apiVersion: expected a string"))
+	*o = Object{Content: make(map[string]any, len(top))}
+	for k, raw := range top {
+		var err error
+		switch k {
+		case "apiVersion":
+			err = json.Unmarshal(raw, &o.APIVersion)
+		case "kind":
+			err = json.Unmarshal(raw, &o.Kind)
+		case "metadata":
+			err = json.Unmarshal(raw, &o.ObjectMeta)
+		default:
+			o.Content[k], err = DecodeJSON(raw)
 		}
-		o.APIVersion = s
-		delete(top, "apiVersion")
-	}
-	if v, ok := top["kind"]; ok {
-		s, ok := v.(string)
-		if !ok {
-			errs = append(errs, fmt.Errorf("kind: expected a string"))
+		if err != nil {
+			return fmt.Errorf("%s: %w", k, err)
 		}
-		o.Kind = s
-		delete(top, "kind")
-	}
-	if v, ok := top["metadata"]; ok {
-		if v != nil {
-			raw, _ := json.Marshal(v)
-			if err := json.Unmarshal(raw, &o.ObjectMeta); err != nil {
-				errs = append(errs, fmt.Errorf("metadata: %w", err))
-			}
-		}
-		delete(top, "metadata")
-	}
-	o.Content = top
-	if len(errs) > 0 {
-		return errs[0]
 	}
 	return nil
 }
