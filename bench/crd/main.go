@@ -65,7 +65,10 @@ func main() {
 			"metadata": map[string]any{"name": fmt.Sprintf("cr%d", i)}, "spec": map[string]any{"data": payload}}}, metav1.CreateOptions{})
 		return err
 	})
-	cmList := median(func() { _, err := cs.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{}); benchutil.Must(err) })
+	cmList := median(func() {
+		_, err := cs.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{})
+		benchutil.Must(err)
+	})
 	crList := median(func() { _, err := things.List(ctx, metav1.ListOptions{}); benchutil.Must(err) })
 
 	cmRaw := median(func() {

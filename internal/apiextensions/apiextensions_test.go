@@ -185,7 +185,10 @@ func TestValidateCRD(t *testing.T) {
 		want   string
 	}{
 		{func(c *apiextensionsv1.CustomResourceDefinition) { c.Name = "widgets.other.com" }, "metadata.name"},
-		{func(c *apiextensionsv1.CustomResourceDefinition) { c.Spec.Group = "example"; c.Name = "widgets.example" }, "should be a domain with at least one dot"},
+		{func(c *apiextensionsv1.CustomResourceDefinition) {
+			c.Spec.Group = "example"
+			c.Name = "widgets.example"
+		}, "should be a domain with at least one dot"},
 		{func(c *apiextensionsv1.CustomResourceDefinition) { c.Spec.Scope = "Global" }, "spec.scope: Unsupported value"},
 		{func(c *apiextensionsv1.CustomResourceDefinition) { c.Spec.Versions[0].Storage = false }, "exactly one version marked as storage version"},
 		{func(c *apiextensionsv1.CustomResourceDefinition) { c.Spec.Versions[0].Schema = nil }, "schemas are required"},
