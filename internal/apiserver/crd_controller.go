@@ -196,6 +196,12 @@ func (s *Server) namesConflict(crd *apiextensionsv1.CustomResourceDefinition) (r
 		}
 	}
 	n := crd.Spec.Names
+	// A kind the scheme knows would be decoded as that Go type, not as a custom object.
+	for _, v := range crd.Spec.Versions {
+		if catalog.Scheme.Recognizes(schema.GroupVersionKind{Group: crd.Spec.Group, Version: v.Name, Kind: n.Kind}) {
+			return "KindConflict", fmt.Sprintf("%q is already in use", n.Kind)
+		}
+	}
 	for _, o := range others {
 		resourceNames := append([]string{o.plural, o.singular}, o.short...)
 		switch {

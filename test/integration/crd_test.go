@@ -222,6 +222,56 @@ func TestCustomResources(t *testing.T) {
 		t.Errorf("kubectl api-resources:\n%s", out)
 	}
 
+	// kubectl apply (client-side: merge patch for kinds it has no Go type for).
+	crFile := filepath.Join(t.TempDir(), "w3.yaml")
+	for _, size := range []string{"1", "2"} {
+		cr := "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w3\n  namespace: default\nspec:\n  size: " + size + "\n"
+		if err := os.WriteFile(crFile, []byte(cr), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		kubectl(t, s, "apply", "-f", crFile)
+	}
+	if out := kubectl(t, s, "get", "widget", "w3", "-n", "default", "-o", "jsonpath={.spec.size}/{.spec.color}"); out != "2/blue" {
+		t.Errorf("after kubectl apply: %q, want 2/blue", out)
+	}
+	kubectl(t, s, "delete", "-f", crFile)
+
+	// Names already in use (the singular "widget"; a kind of the scheme):
+	// NamesAccepted=False, never established.
+	for name, reason := range map[string]string{"gadgets.example.com": "SingularConflict", "ingresses.networking.k8s.io": "KindConflict"} {
+		plural, group, _ := strings.Cut(name, ".")
+		kind := "Widget"
+		if group == "networking.k8s.io" {
+			kind = "Ingress"
+		}
+		y := strings.NewReplacer("widgets.example.com", name, "group: example.com", "group: "+group,
+			"plural: widgets", "plural: "+plural, "kind: Widget", "kind: "+kind, "shortNames: [wd]", "shortNames: []").Replace(widgetCRD)
+		c := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(y), &c.Object); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dc.Resource(crdGVR).Create(ctx, c, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+			got, err := dc.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+			for _, c := range conds {
+				m, _ := c.(map[string]any)
+				if m["type"] == "NamesAccepted" && m["status"] == "False" && m["reason"] == reason {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			t.Errorf("CRD %s: no NamesAccepted=False/%s", name, reason)
+		}
+	}
+
 	if err := widgets.Delete(ctx, "w2", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
