@@ -96,6 +96,8 @@ func TestCustomResources(t *testing.T) {
 		t.Errorf("established %v after kubectl apply returned, want < 1s", d)
 	}
 	widgets := dc.Resource(widgetGVR).Namespace("default")
+	// Server-side apply of the CRD itself (its fields are deduced, not from client-go's schemas).
+	kubectl(t, s, "apply", "--server-side", "--force-conflicts", "-f", file)
 
 	// Served within a second of Established.
 	var created *unstructured.Unstructured
