@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/skiff-sh/skiff/internal/apis/catalog"
 )
 
 // fieldValidation is the request's ?fieldValidation= (Strict, Warn or Ignore; default Warn).
@@ -56,6 +58,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, gvk schema.GroupVersionK
 }
 
 func decodeWith(w http.ResponseWriter, r *http.Request, info runtime.SerializerInfo, gvk schema.GroupVersionKind, data []byte) (runtime.Object, error) {
+	if !catalog.Scheme.Recognizes(gvk) {
+		return decodeCustom(info, gvk, data) // a custom resource (crd.go)
+	}
 	into, err := newObject(gvk)
 	if err != nil {
 		return nil, err

@@ -14,9 +14,11 @@ import (
 const aggregatedContentType = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 // discovery serves /api, /apis and the per-group-version resource lists, all derived
-// from catalog.Resources so legacy and aggregated answers always agree.
+// from one list (the compiled catalog plus the established custom resources, read
+// on each request) so legacy and aggregated answers always agree and follow CRDs
+// as they come and go.
 type discovery struct {
-	resources []catalog.Resource
+	resources func() []catalog.Resource
 }
 
 var discoveryAs = map[string]bool{"APIGroupDiscoveryList": true}
@@ -61,7 +63,7 @@ func (d *discovery) serve(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (d *discovery) served(gv schema.GroupVersion) bool {
-	for _, r := range d.resources {
+	for _, r := range d.resources() {
 		if r.GroupVersion() == gv {
 			return true
 		}
@@ -71,7 +73,7 @@ func (d *discovery) served(gv schema.GroupVersion) bool {
 
 func (d *discovery) groupList() *metav1.APIGroupList {
 	list := &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
-	for _, gv := range catalog.GroupVersions() {
+	for _, gv := range groupVersions(d.resources()) {
 		if gv.Group == "" {
 			continue
 		}
@@ -82,7 +84,7 @@ func (d *discovery) groupList() *metav1.APIGroupList {
 
 func (d *discovery) group(name string) *metav1.APIGroup {
 	var g *metav1.APIGroup
-	for _, gv := range catalog.GroupVersions() {
+	for _, gv := range groupVersions(d.resources()) {
 		if gv.Group != name || name == "" {
 			continue
 		}
@@ -97,7 +99,7 @@ func (d *discovery) group(name string) *metav1.APIGroup {
 
 func (d *discovery) resourceList(gv schema.GroupVersion) *metav1.APIResourceList {
 	list := &metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: gv.String()}
-	for _, r := range d.resources {
+	for _, r := range d.resources() {
 		if r.GroupVersion() != gv {
 			continue
 		}
@@ -119,12 +121,13 @@ func (d *discovery) resourceList(gv schema.GroupVersion) *metav1.APIResourceList
 // aggregated builds the apidiscovery.k8s.io/v2 document for /api (core) or /apis.
 func (d *discovery) aggregated(core bool) *apidiscoveryv2.APIGroupDiscoveryList {
 	list := &apidiscoveryv2.APIGroupDiscoveryList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupDiscoveryList", APIVersion: "apidiscovery.k8s.io/v2"}}
-	for _, gv := range catalog.GroupVersions() {
+	resources := d.resources()
+	for _, gv := range groupVersions(resources) {
 		if (gv.Group == "") != core {
 			continue
 		}
 		version := apidiscoveryv2.APIVersionDiscovery{Version: gv.Version, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent}
-		for _, r := range d.resources {
+		for _, r := range resources {
 			if r.GroupVersion() != gv {
 				continue
 			}
@@ -139,6 +142,20 @@ func (d *discovery) aggregated(core bool) *apidiscoveryv2.APIGroupDiscoveryList 
 		})
 	}
 	return list
+}
+
+// groupVersions lists the group/versions of resources in order of first appearance
+// (the catalog's order, core first, then custom resources).
+func groupVersions(resources []catalog.Resource) []schema.GroupVersion {
+	var out []schema.GroupVersion
+	seen := map[schema.GroupVersion]bool{}
+	for _, r := range resources {
+		if gv := r.GroupVersion(); !seen[gv] {
+			seen[gv] = true
+			out = append(out, gv)
+		}
+	}
+	return out
 }
 
 func findGroup(list *apidiscoveryv2.APIGroupDiscoveryList, name string) int {

@@ -8,7 +8,7 @@ import (
 
 // resolve finds the served resource a request names and checks the verb applies.
 func (s *Server) resolve(ri *requestInfo) error {
-	ri.res = catalog.Lookup(ri.group, ri.version, ri.resource)
+	ri.res = s.lookup(ri.group, ri.version, ri.resource) // compiled catalog, then CRDs
 	if ri.res == nil || (ri.namespace != "" && !ri.res.Namespaced) {
 		return notFoundPath()
 	}
@@ -39,6 +39,9 @@ func subresourceAllows(sub *catalog.Subresource, verb string) bool {
 
 // dispatch runs the verb on the resource or subresource.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, ri requestInfo) {
+	if isCustom(ri.res) && !customRequestOK(w, r, ri) { // crd.go: no protobuf, no strategic merge
+		return
+	}
 	switch ri.subresource {
 	case "":
 	case "status", "approval":

@@ -33,7 +33,13 @@ func fieldManagerFor(gvk schema.GroupVersionKind, subresource string, def func(r
 		return fm.(*managedfields.FieldManager), nil
 	}
 	typeConverterOnce.Do(func() { typeConverter = applyconfigurations.NewTypeConverter(catalog.Scheme) })
-	fm, err := managedfields.NewDefaultFieldManager(typeConverter, catalog.Scheme, defaulter(def), catalog.Scheme,
+	tc := typeConverter
+	if gvk.Group == "apiextensions.k8s.io" {
+		// client-go's apply configurations do not cover CustomResourceDefinitions: their
+		// fields are deduced from the objects (every list atomic, as for unknown types).
+		tc = managedfields.NewDeducedTypeConverter()
+	}
+	fm, err := managedfields.NewDefaultFieldManager(tc, catalog.Scheme, defaulter(def), catalog.Scheme,
 		gvk, gvk.GroupVersion(), subresource, nil)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,12 @@ import (
 
 var readAs = map[string]bool{"Table": true, "PartialObjectMetadata": true, "PartialObjectMetadataList": true}
 
-func (s *Server) store(ri requestInfo) storage.Interface { return s.stores[ri.res.GroupResource()] }
+func (s *Server) store(ri requestInfo) storage.Interface {
+	if isCustom(ri.res) {
+		return s.custom.store(ri.res)
+	}
+	return s.stores[ri.res.GroupResource()]
+}
 
 // key is the etcd key of a named object.
 func (s *Server) key(ri requestInfo, name string) string {

@@ -84,9 +84,11 @@ type Server struct {
 	registry  *registry.Registry
 	admission admission.Chain
 	disc      *discovery
-	handler   http.Handler
-	kubelets  *http.Transport
-	authz     *authorization
+	// custom is the resources served from established CustomResourceDefinitions (crd.go).
+	custom   *customResources
+	handler  http.Handler
+	kubelets *http.Transport
+	authz    *authorization
 	// shutdown is closed when the server starts stopping; open watches end on it.
 	shutdown chan struct{}
 }
@@ -104,7 +106,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, resources: catalog.Resources, stores: map[schema.GroupResource]storage.Interface{},
 		shutdown: make(chan struct{}), kubelets: newKubeletTransport(cfg.KubeletClientCert)}
-	s.disc = &discovery{resources: s.resources}
+	s.custom = newCustomResources()
+	s.disc = &discovery{resources: s.allResources}
 	reg, err := registry.New(s.resources, registry.Options{Prefix: cfg.Prefix, ServiceCIDR: cfg.ServiceCIDR,
 		NodePortMin: cfg.NodePortMin, NodePortMax: cfg.NodePortMax})
 	if err != nil {
@@ -140,6 +143,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.handler = s.buildHandler()
+	go s.runCRDController(ctx) // serves custom resources as CRDs are established
 	if svcs := reg.Services(); svcs != nil && cfg.RepairInterval >= 0 {
 		interval := cfg.RepairInterval
 		if interval == 0 {
@@ -160,6 +164,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // storagePrefix is /registry/<resource>/; a resource name served by two groups
 // (core and events.k8s.io events) keeps the non-core one under its group.
 func (s *Server) storagePrefix(r *catalog.Resource) string {
+	if isCustom(r) {
+		return customPrefix(s.cfg.Prefix, r.GroupResource())
+	}
 	if r.Group != "" {
 		for _, o := range s.resources {
 			if o.Group == "" && o.Resource == r.Resource {
@@ -173,6 +180,9 @@ func (s *Server) storagePrefix(r *catalog.Resource) string {
 // strategy is the strategy of the resource a request names (nil for create-only
 // resources, which are never stored).
 func (s *Server) strategy(ri requestInfo) *registry.Strategy {
+	if isCustom(ri.res) {
+		return s.custom.strategy(ri.res)
+	}
 	return s.registry.For(ri.res.GroupResource())
 }
 

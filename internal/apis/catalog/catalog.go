@@ -4,8 +4,10 @@
 package catalog
 
 import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 )
 
@@ -14,6 +16,10 @@ var Scheme = scheme.Scheme
 
 // Codecs serializes objects of Scheme.
 var Codecs = scheme.Codecs
+
+// apiextensions.k8s.io/v1 (CustomResourceDefinition) is served but not part of
+// client-go's scheme.
+func init() { utilruntime.Must(apiextensionsv1.AddToScheme(Scheme)) }
 
 // Subresource describes one subresource of a resource (pods/status, deployments/scale ...).
 type Subresource struct {
@@ -34,6 +40,11 @@ type Resource struct {
 	Categories   []string
 	Verbs        []string
 	Subresources []Subresource
+
+	// NewFunc and NewListFunc, when set, make the resource's objects instead of
+	// Scheme: custom resources are served from CustomResourceDefinitions at run
+	// time and are not Go types of the scheme.
+	NewFunc, NewListFunc func() runtime.Object
 }
 
 // GVK is the resource's kind with its group and version.
@@ -46,6 +57,9 @@ func (r *Resource) ListGVK() schema.GroupVersionKind {
 
 // New returns an empty object of the resource's kind.
 func (r *Resource) New() runtime.Object {
+	if r.NewFunc != nil {
+		return r.NewFunc()
+	}
 	obj, err := Scheme.New(r.GVK())
 	if err != nil {
 		panic(err) // the table only names registered kinds; a test guards this
@@ -55,6 +69,9 @@ func (r *Resource) New() runtime.Object {
 
 // NewList returns an empty list of the resource's kind.
 func (r *Resource) NewList() runtime.Object {
+	if r.NewListFunc != nil {
+		return r.NewListFunc()
+	}
 	obj, err := Scheme.New(r.ListGVK())
 	if err != nil {
 		panic(err)
@@ -178,6 +195,10 @@ var Resources = []Resource{
 	res("certificates.k8s.io", "v1", "certificatesigningrequests", "certificatesigningrequest", "CertificateSigningRequest", false, []string{"csr"},
 		status("certificates.k8s.io", "v1", "CertificateSigningRequest"),
 		Subresource{Name: "approval", Kind: schema.GroupVersionKind{Group: "certificates.k8s.io", Version: "v1", Kind: "CertificateSigningRequest"}, Verbs: readWrite}),
+	// apiextensions.k8s.io/v1
+	{GroupVersionResource: gvr("apiextensions.k8s.io", "v1", "customresourcedefinitions"), Kind: "CustomResourceDefinition",
+		SingularName: "customresourcedefinition", ShortNames: []string{"crd", "crds"}, Categories: []string{"api-extensions"},
+		Verbs: allVerbs, Subresources: []Subresource{status("apiextensions.k8s.io", "v1", "CustomResourceDefinition")}},
 	// policy/v1
 	res("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, []string{"pdb"},
 		status("policy", "v1", "PodDisruptionBudget")),

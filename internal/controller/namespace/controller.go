@@ -1,6 +1,7 @@
 // Package namespace finishes namespace deletion: once a namespace has a
 // deletionTimestamp it deletes every namespaced object in it (every namespaced
-// resource of the catalog, through the metadata client), waits until none is
+// resource of the catalog and every custom resource the API server serves,
+// through the metadata client), waits until none is
 // left (pods take their grace period, as the kubelet finishes them), then
 // removes the "kubernetes" finalizer through namespaces/<n>/finalize so the
 // API server can remove the namespace.
@@ -123,7 +124,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 func (c *Controller) deleteContent(ctx context.Context, ns string) (int, error) {
 	remaining := 0
 	var errs []error
-	for _, gvr := range c.opts.Resources {
+	for _, gvr := range c.resources() {
 		ri := c.md.Resource(gvr).Namespace(ns)
 		err := ri.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsMethodNotSupported(err) {
