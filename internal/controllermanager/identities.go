@@ -26,6 +26,7 @@ var serviceAccounts = map[string]string{
 	"csrapproving":           "certificate-controller",
 	"csrsigning":             "certificate-controller",
 	"csrcleaner":             "certificate-controller",
+	"root-ca-cert-publisher": "root-ca-cert-publisher",
 }
 
 // ServiceAccountName is the kube-system service account controller runs as

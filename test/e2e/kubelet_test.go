@@ -235,7 +235,7 @@ func (n *node) execDirect(t *testing.T, pod string, anonymous bool, cmd ...strin
 		if err != nil {
 			return "", "", err
 		}
-		cfg.CertData, cfg.KeyData, err = pki.IssueClientCert("e2e-kubelet-client", nil, time.Hour)
+		cfg.CertData, cfg.KeyData, err = pki.IssueClientCert(kubeletClientUser, nil, time.Hour)
 		if err != nil {
 			return "", "", err
 		}
@@ -497,7 +497,7 @@ func (n *node) kubeletGet(t *testing.T, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	certPEM, keyPEM, err := pki.IssueClientCert("e2e-kubelet-client", nil, time.Hour)
+	certPEM, keyPEM, err := pki.IssueClientCert(kubeletClientUser, nil, time.Hour)
 	if err != nil {
 		return "", err
 	}
@@ -529,3 +529,8 @@ func metricValue(text, prefix string) (float64, bool) {
 	}
 	return 0, false
 }
+
+// kubeletClientUser is the identity the tests call the kubelet API with: the API
+// server's own kubelet client, which the bootstrap policy lets use every kubelet
+// API (the kubelet authorizes each call with a SubjectAccessReview).
+const kubeletClientUser = "kube-apiserver-kubelet-client"
