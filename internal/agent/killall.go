@@ -120,15 +120,25 @@ func StopNodeProcesses(dataDir, defaultDataDir string, grace time.Duration) (Sto
 		waitGone(components, 5*time.Second)
 	}
 	// Only now: a live agent would restart the containerd it supervises.
+	runtime, err := StopRuntime(filepath.Join(dataDir, "agent"))
+	runtime.PIDs = append(components, runtime.PIDs...)
+	return runtime, err
+}
+
+// StopRuntime kills (SIGKILL) containerd of the agent directory agentDir, its
+// shims and every container under them, and reports their pods' namespaces.
+// The caller makes sure nothing restarts containerd meanwhile.
+func StopRuntime(agentDir string) (Stopped, error) {
+	self := os.Getpid()
 	procs := listProcs()
 	var roots []int
 	for _, p := range procs {
-		if p.pid != self && !slices.Contains(components, p.pid) && mentions(p, filepath.Join(dataDir, "agent")) {
+		if p.pid != self && mentions(p, agentDir) && !isSkiffComponent(p, filepath.Dir(agentDir), "") {
 			roots = append(roots, p.pid)
 		}
 	}
 	tree := withDescendants(procs, roots)
-	out := Stopped{PIDs: append(components, tree...), Netns: netnsOf(tree)}
+	out := Stopped{PIDs: tree, Netns: netnsOf(tree)}
 	signalAll(tree, syscall.SIGKILL)
 	if !waitGone(tree, 10*time.Second) {
 		return out, fmt.Errorf("processes still running after SIGKILL: %v", alive(tree))

@@ -104,6 +104,15 @@ func startNode(t *testing.T) *node {
 		case <-time.After(30 * time.Second):
 			t.Log("agent did not stop within 30s")
 		}
+		// Whatever the node could not stop (shims outlive their agent) goes now,
+		// with the pods' network namespaces, as `skiff killall` does.
+		stopped, err := agent.StopRuntime(dir)
+		if err != nil {
+			t.Errorf("stopping the node's runtime: %v", err)
+		}
+		if _, err := agent.RemoveNetns("/run/netns", stopped.Netns); err != nil {
+			t.Errorf("removing the pods' network namespaces: %v", err)
+		}
 		testbed.CleanupDir(dir)
 	})
 	select {
