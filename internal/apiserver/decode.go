@@ -36,6 +36,15 @@ func readBody(r *http.Request) ([]byte, error) {
 	return data, nil
 }
 
+// readObject reads the request body and decodes it into a new object of gvk.
+func readObject(w http.ResponseWriter, r *http.Request, gvk schema.GroupVersionKind) (runtime.Object, error) {
+	data, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBody(w, r, gvk, data)
+}
+
 // decodeBody decodes a JSON, YAML or protobuf body into a new object of gvk.
 // Unknown or duplicate fields fail under Strict and become warnings under Warn.
 func decodeBody(w http.ResponseWriter, r *http.Request, gvk schema.GroupVersionKind, data []byte) (runtime.Object, error) {

@@ -23,12 +23,7 @@ import (
 // (`kubectl auth can-i --list`). Answers come from the same authorizer that
 // guards requests, so they are true.
 func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	data, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, err := decodeBody(w, r, ri.res.GVK(), data)
+	obj, err := readObject(w, r, ri.res.GVK())
 	if err != nil {
 		writeError(w, err)
 		return

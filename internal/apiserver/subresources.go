@@ -106,12 +106,7 @@ func (s *Server) scaleFromRequest(w http.ResponseWriter, r *http.Request, ri req
 
 // serveBinding assigns a pod to a node (pods/binding or the bindings resource).
 func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, err := decodeBody(w, r, corev1.SchemeGroupVersion.WithKind("Binding"), body)
+	obj, err := readObject(w, r, corev1.SchemeGroupVersion.WithKind("Binding"))
 	if err != nil {
 		writeError(w, err)
 		return
@@ -175,12 +170,7 @@ func successStatus(code int32) *metav1.Status {
 
 // serveEviction deletes a pod unless a PodDisruptionBudget forbids it (429).
 func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, err := decodeBody(w, r, policyv1.SchemeGroupVersion.WithKind("Eviction"), body)
+	obj, err := readObject(w, r, policyv1.SchemeGroupVersion.WithKind("Eviction"))
 	if err != nil {
 		writeError(w, err)
 		return

@@ -21,12 +21,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, ri requestIn
 		writeError(w, notFoundPath())
 		return
 	}
-	data, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, err := decodeBody(w, r, tokenRequestGVK, data)
+	obj, err := readObject(w, r, tokenRequestGVK)
 	if err != nil {
 		writeError(w, err)
 		return

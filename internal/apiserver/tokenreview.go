@@ -14,12 +14,7 @@ import (
 // token authenticates here, and as whom. Kubelets use it for callers that present a
 // token instead of a client certificate. Nothing is stored.
 func (s *Server) serveTokenReview(w http.ResponseWriter, r *http.Request, ri requestInfo) {
-	data, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, err := decodeBody(w, r, ri.res.GVK(), data)
+	obj, err := readObject(w, r, ri.res.GVK())
 	if err != nil {
 		writeError(w, err)
 		return

@@ -34,12 +34,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, ri requestInfo) 
 		writeError(w, err)
 		return
 	}
-	data, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	obj, err := decodeBody(w, r, ri.res.GVK(), data)
+	obj, err := readObject(w, r, ri.res.GVK())
 	if err != nil {
 		writeError(w, err)
 		return
